@@ -1,0 +1,15 @@
+# Helpers shared by the stage rule files.
+import json
+
+
+def as_json(value):
+    """Pass one slice of the config to a job as a JSON string.
+
+    A rule's `params` are part of its rerun trigger, so each job gets only its own model's and
+    task's settings: editing one model reruns only that model's jobs.
+    """
+    return json.dumps(value, sort_keys=True)
+
+
+def log_path(*parts):
+    return f"{RESULTS}/logs/" + "/".join(parts) + ".log"

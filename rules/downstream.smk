@@ -1,0 +1,1 @@
+# downstream stage rules (being written)

@@ -1,0 +1,97 @@
+"""Workflow configuration: JSON-schema validation with defaults.
+
+The schema is split by stage (`config/schema/<stage>.schema.yaml`); each file declares the
+top-level keys its stage owns. They are merged into one object schema that forbids unknown
+top-level keys, so a typo fails before any job starts, with the key named.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import yaml
+
+from minisuperb.errors import MinisuperbError
+
+SCHEMA_DIR = Path(__file__).resolve().parents[2] / "config" / "schema"
+
+
+def load_schema(schema_dir: str | Path = SCHEMA_DIR) -> dict:
+    schema_dir = Path(schema_dir)
+    merged: dict[str, Any] = {
+        "$schema": "http://json-schema.org/draft-07/schema#",
+        "type": "object",
+        "properties": {},
+        "required": [],
+        "additionalProperties": False,
+        "definitions": {},
+    }
+    files = sorted(schema_dir.glob("*.schema.yaml"))
+    if not files:
+        raise MinisuperbError(f"no *.schema.yaml files in {schema_dir}; the checkout is incomplete.")
+    for path in files:
+        part = yaml.safe_load(path.read_text())
+        for key in part.get("properties", {}):
+            if key in merged["properties"]:
+                raise MinisuperbError(f"config key '{key}' is declared twice (again in {path.name}).")
+        merged["properties"].update(part.get("properties", {}))
+        merged["required"].extend(part.get("required", []))
+        merged["definitions"].update(part.get("definitions", {}))
+    return merged
+
+
+def _with_defaults(validator_class):
+    """A validator that also fills in `default` values, as snakemake's `validate` does."""
+    validate_properties = validator_class.VALIDATORS["properties"]
+
+    def set_defaults(validator, properties, instance, schema):
+        if isinstance(instance, dict):
+            for key, subschema in properties.items():
+                if "default" in subschema and key not in instance:
+                    instance[key] = _copy(subschema["default"])
+        yield from validate_properties(validator, properties, instance, schema)
+
+    return jsonschema.validators.extend(validator_class, {"properties": set_defaults})
+
+
+def _copy(value):
+    return yaml.safe_load(yaml.safe_dump(value))
+
+
+def _key_path(error: jsonschema.ValidationError) -> str:
+    parts = [str(part) for part in error.absolute_path]
+    return ".".join(parts) if parts else "(top level)"
+
+
+def validate_config(config: dict, schema_dir: str | Path = SCHEMA_DIR, source: str = "config") -> dict:
+    """Validate `config` in place (filling defaults) and return it.
+
+    Raises MinisuperbError naming the offending key and the file it came from.
+    """
+    schema = load_schema(schema_dir)
+    validator = _with_defaults(jsonschema.Draft7Validator)(schema)
+    errors = sorted(validator.iter_errors(config), key=lambda e: list(e.absolute_path))
+    if errors:
+        lines = []
+        for error in errors[:10]:
+            message = error.message
+            if error.validator == "additionalProperties":
+                message += " (unknown key: check its spelling against config/schema/)"
+            lines.append(f"  - key '{_key_path(error)}': {message}")
+        raise MinisuperbError(
+            f"invalid configuration in {source}:\n" + "\n".join(lines) + "\nFix these keys and rerun."
+        )
+    return config
+
+
+def load_config(path: str | Path, schema_dir: str | Path = SCHEMA_DIR) -> dict:
+    path = Path(path)
+    if not path.is_file():
+        raise MinisuperbError(f"config file {path} does not exist.")
+    try:
+        config = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as error:
+        raise MinisuperbError(f"config file {path} is not valid YAML: {error}") from error
+    return validate_config(config, schema_dir, source=str(path))

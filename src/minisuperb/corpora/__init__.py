@@ -1,0 +1,1 @@
+"""Corpus readers (one module per corpus), the demo corpus, the audio loader and subsampling."""
