@@ -3,7 +3,11 @@
 # All science lives in the `minisuperb` package; rules call its command line.
 from minisuperb.config import validate_config
 
-configfile: "config/config.yaml"
+# The demo config is the default. A --configfile given on the command line replaces it rather
+# than being merged over it, so demo models and settings never leak into a paper run.
+if not workflow.overwrite_configfiles:
+
+    configfile: "config/config.yaml"
 
 
 validate_config(config, source="the Snakemake config (config/config.yaml and --config/--configfile)")

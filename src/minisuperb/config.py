@@ -60,9 +60,18 @@ def _copy(value):
     return yaml.safe_load(yaml.safe_dump(value))
 
 
-def _key_path(error: jsonschema.ValidationError) -> str:
-    parts = [str(part) for part in error.absolute_path]
-    return ".".join(parts) if parts else "(top level)"
+def _check(validator, instance, prefix: tuple[str, ...], source: str) -> None:
+    errors = sorted(validator.iter_errors(instance), key=lambda e: list(map(str, e.absolute_path)))
+    if not errors:
+        return
+    lines = []
+    for error in errors[:10]:
+        message = error.message
+        if error.validator == "additionalProperties":
+            message += " (unknown key: check its spelling against config/schema/)"
+        key = ".".join([*prefix, *map(str, error.absolute_path)]) or "(top level)"
+        lines.append(f"  - key '{key}': {message}")
+    raise MinisuperbError(f"invalid configuration in {source}:\n" + "\n".join(lines) + "\nFix these keys and rerun.")
 
 
 def validate_config(config: dict, schema_dir: str | Path = SCHEMA_DIR, source: str = "config") -> dict:
@@ -71,19 +80,24 @@ def validate_config(config: dict, schema_dir: str | Path = SCHEMA_DIR, source: s
     Raises MinisuperbError naming the offending key and the file it came from.
     """
     schema = load_schema(schema_dir)
-    validator = _with_defaults(jsonschema.Draft7Validator)(schema)
-    errors = sorted(validator.iter_errors(config), key=lambda e: list(e.absolute_path))
-    if errors:
-        lines = []
-        for error in errors[:10]:
-            message = error.message
-            if error.validator == "additionalProperties":
-                message += " (unknown key: check its spelling against config/schema/)"
-            lines.append(f"  - key '{_key_path(error)}': {message}")
-        raise MinisuperbError(
-            f"invalid configuration in {source}:\n" + "\n".join(lines) + "\nFix these keys and rerun."
-        )
+    _check(_with_defaults(jsonschema.Draft7Validator)(schema), config, (), source)
     return config
+
+
+def validate_section(settings, key: tuple[str, ...], source: str = "--settings") -> dict:
+    """A validated copy of one config section (e.g. key ("data", "asr")), defaults filled in.
+
+    Sub-commands use it for the JSON slice a rule passes them, so that running a command by
+    hand gets the same checks and defaults as the workflow.
+    """
+    schema = load_schema()
+    subschema = schema
+    for part in key:
+        subschema = subschema["properties"][part]
+    validator = _with_defaults(jsonschema.Draft7Validator)({**subschema, "definitions": schema["definitions"]})
+    settings = _copy(settings)
+    _check(validator, settings, key, source)
+    return settings
 
 
 def load_config(path: str | Path, schema_dir: str | Path = SCHEMA_DIR) -> dict:

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import os
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from math import gcd
 from pathlib import Path
+from typing import Sequence
 
 import numpy as np
 import soundfile as sf
@@ -13,6 +16,7 @@ from scipy.signal import resample_poly
 from minisuperb.errors import MinisuperbError
 
 TARGET_RATE = 16_000
+AUDIO_SUFFIXES = (".flac", ".wav")
 
 
 @dataclass(frozen=True)
@@ -40,6 +44,24 @@ def info(path: str | Path) -> AudioInfo:
     if header.frames <= 0:
         raise MinisuperbError(f"audio file {path} is empty (0 samples). Remove it or replace it.")
     return AudioInfo(num_samples=header.frames, sample_rate=header.samplerate, channels=header.channels)
+
+
+def find_audio(folder: str | Path) -> list[Path]:
+    """Every .flac/.wav file under `folder`, in one directory walk, in a fixed (sorted) order."""
+    found = []
+    for directory, subdirectories, files in os.walk(folder):
+        subdirectories.sort()
+        found += [Path(directory, name) for name in sorted(files) if name.endswith(AUDIO_SUFFIXES)]
+    return found
+
+
+def read_infos(paths: Sequence[str | Path], threads: int = 1) -> list[AudioInfo]:
+    """`info` of every path, in order. Header reads wait on the disk, not the CPU, so a few
+    threads help on network file systems; the result does not depend on `threads`."""
+    if threads <= 1 or len(paths) < 2:
+        return [info(path) for path in paths]
+    with ThreadPoolExecutor(max_workers=threads) as pool:
+        return list(pool.map(info, paths))
 
 
 def load(path: str | Path, target_rate: int = TARGET_RATE) -> np.ndarray:

@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import json
+from collections import Counter
 from pathlib import Path
 from typing import Iterable
 
@@ -60,3 +61,43 @@ def select(records: list[dict], ids: Iterable[str], where: str = "") -> list[dic
             f"(first: {missing[0]}). The subset is stale: rerun the data stage."
         )
     return [by_id[utt_id] for utt_id in ids]
+
+
+def require_dir(path: str | Path, what: str) -> Path:
+    """`path` as an absolute folder; a missing one is an error naming `what` (the config key)."""
+    path = Path(path).resolve()
+    if not path.is_dir():
+        raise MinisuperbError(
+            f"{what} {path} does not exist or is not a folder. Point it at the unpacked corpus."
+        )
+    return path
+
+
+def require_file(path: str | Path, what: str) -> Path:
+    path = Path(path).resolve()
+    if not path.is_file():
+        raise MinisuperbError(f"{what} {path} does not exist. Check the path in the config.")
+    return path
+
+
+def check_split(records: list[dict], where: str) -> None:
+    """A split must be non-empty, have unique ids and one sample rate. `audio.load` resamples
+    any rate, but a split mixing rates is almost always a half-converted copy of the corpus."""
+    if not records:
+        raise MinisuperbError(f"{where} has no utterances. Check the corpus folder and the config.")
+    duplicates = [utt_id for utt_id, count in Counter(r["id"] for r in records).items() if count > 1]
+    if duplicates:
+        paths = [r["path"] for r in records if r["id"] == duplicates[0]]
+        raise MinisuperbError(
+            f"{where}: {len(duplicates)} utterance ids occur more than once, e.g. {duplicates[0]} "
+            f"at {' and '.join(paths)}. List each corpus folder only once."
+        )
+    rates = Counter(r["sample_rate"] for r in records)
+    if len(rates) > 1:
+        rare = min(rates, key=lambda rate: (rates[rate], rate))
+        example = next(r["path"] for r in records if r["sample_rate"] == rare)
+        counts = ", ".join(f"{count} files at {rate} Hz" for rate, count in sorted(rates.items()))
+        raise MinisuperbError(
+            f"{where} mixes sample rates ({counts}; e.g. {example} is at {rare} Hz). "
+            "Use one copy of the corpus, all at one rate (16 kHz or the originals)."
+        )

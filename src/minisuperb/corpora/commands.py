@@ -1,0 +1,137 @@
+"""Sub-commands of the data stage: `prepare` (corpus -> manifests), `subsample` (manifests ->
+subset lists of one sampling and seed) and `extract-list` (the union of the subset lists: what
+feature extraction must cover, plus hours per split and subset). `demo-corpus` comes from
+`minisuperb.corpora.demo`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+from pathlib import Path
+
+
+from minisuperb.config import validate_section
+from minisuperb.corpora import demo
+from minisuperb.corpora.librimix import read_librimix
+from minisuperb.corpora.librispeech import read_librispeech
+from minisuperb.corpora.manifest import read_ids, read_manifest, select, write_ids, write_manifest
+from minisuperb.corpora.sampling import SPLITS, hours, subsample, union
+from minisuperb.corpora.voicebank import read_voicebank
+from minisuperb.corpora.voxceleb1 import read_voxceleb1
+from minisuperb.errors import MinisuperbError
+from minisuperb.runtime import set_threads
+
+log = logging.getLogger(__name__)
+
+READERS = {"asr": read_librispeech, "sid": read_voxceleb1, "se": read_voicebank, "ss": read_librimix}
+
+
+def read_corpus(task: str, settings: dict, threads: int = 1) -> dict[str, list[dict]]:
+    """{split: records} of a task's corpus; `settings` is the config's `data.<task>` (defaults
+    are filled in and the settings are checked against config/schema/data.schema.yaml)."""
+    return READERS[task](task_settings(settings, ("data", task)), threads)
+
+
+def task_settings(settings: dict, key: tuple[str, ...]) -> dict:
+    """`settings` validated against the schema of the config key `key`, with defaults filled in."""
+    return validate_section(settings, key)
+
+
+def _json_argument(text: str, option: str) -> dict:
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise MinisuperbError(f"{option} is not valid JSON ({error}): {text[:200]}") from error
+    if not isinstance(value, dict):
+        raise MinisuperbError(f"{option} must be a JSON object, got: {text[:200]}")
+    return value
+
+
+def run_prepare(args: argparse.Namespace) -> None:
+    set_threads(args.threads)
+    splits = read_corpus(args.task, _json_argument(args.settings, "--settings"), args.threads)
+    for split in SPLITS:
+        count = write_manifest(splits[split], Path(args.out_dir) / f"{split}.jsonl")
+        log.info("%s %s: %d utterances, %.3f h", args.task, split, count, hours(splits[split]))
+
+
+def run_subsample(args: argparse.Namespace) -> None:
+    set_threads(args.threads)
+    paper = task_settings(_json_argument(args.settings, "--settings"), ("sampling", "paper", args.task))
+    manifests = {split: read_manifest(Path(args.manifest_dir) / f"{split}.jsonl") for split in SPLITS}
+    subsets = subsample(manifests, args.sampling, args.seed, paper, args.task)
+    for split in SPLITS:
+        write_ids(subsets[split], Path(args.out_dir) / f"{split}.txt")
+        log.info("%s %s seed %d %s: %d of %d utterances", args.task, args.sampling, args.seed, split,
+                 len(subsets[split]), len(manifests[split]))
+
+
+def read_subset(folder: Path) -> dict[str, list[str]]:
+    return {split: read_ids(folder / f"{split}.txt") for split in SPLITS}
+
+
+def split_stats(records: list[dict], ids: list[str], where: str) -> dict:
+    chosen = select(records, ids, where)
+    return {"utterances": len(chosen), "hours": hours(chosen)}
+
+
+def extract_stats(manifests: dict[str, list[dict]], subsets: dict[str, dict], needed: dict[str, list[str]]) -> dict:
+    """Utterances and hours per split: of the manifests, of each subset, and of their union."""
+    def stats_of(subset: dict[str, list[str]], name: str) -> dict:
+        return {split: split_stats(manifests[split], subset[split], f"{name} {split}") for split in SPLITS}
+
+    return {
+        "manifest": {split: {"utterances": len(manifests[split]), "hours": hours(manifests[split])} for split in SPLITS},
+        "subsets": {name: stats_of(subset, f"subset {name}") for name, subset in sorted(subsets.items())},
+        "extract": stats_of(needed, "the extraction list"),
+    }
+
+
+def run_extract_list(args: argparse.Namespace) -> None:
+    set_threads(args.threads)
+    manifests = {split: read_manifest(Path(args.manifest_dir) / f"{split}.jsonl") for split in SPLITS}
+    # A subset folder is .../subsets/<sampling>/seed<seed>; its name in the stats is <sampling>/seed<seed>.
+    subsets = {f"{Path(folder).parent.name}/{Path(folder).name}": read_subset(Path(folder)) for folder in args.subset_dirs}
+    needed = union(list(subsets.values()))
+    stats = extract_stats(manifests, subsets, needed)
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_suffix(".tmp")
+    tmp.write_text("".join(f"{split}\t{utt_id}\n" for split in SPLITS for utt_id in needed[split]), encoding="utf-8")
+    tmp.replace(out)
+    Path(args.stats).write_text(json.dumps(stats, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    log.info("extraction list %s: %s", out, {split: len(needed[split]) for split in SPLITS})
+
+
+def register(subparsers) -> None:
+    demo.register(subparsers)
+    threads = {"type": int, "default": 1, "help": "threads for this job (default 1)"}
+
+    prepare = subparsers.add_parser("prepare", help="read a corpus in its real layout and write the manifests")
+    prepare.add_argument("--task", required=True, choices=sorted(READERS))
+    prepare.add_argument("--settings", required=True, help="JSON: the config's data.<task> section")
+    prepare.add_argument("--out-dir", required=True, help="folder for train.jsonl, dev.jsonl, test.jsonl")
+    prepare.add_argument("--threads", **threads)
+    prepare.set_defaults(func=run_prepare)
+
+    sample = subparsers.add_parser("subsample", help="write the subset lists of one sampling and seed")
+    sample.add_argument("--task", required=True, choices=sorted(READERS))
+    sample.add_argument("--sampling", required=True, help="paper, full, frac<F>, k<K> or n<N>")
+    sample.add_argument("--seed", required=True, type=int)
+    sample.add_argument("--settings", required=True, help="JSON: the config's sampling.paper.<task> section")
+    sample.add_argument("--manifest-dir", required=True, help="folder with the task's manifests")
+    sample.add_argument("--out-dir", required=True, help="folder for train.txt, dev.txt, test.txt")
+    sample.add_argument("--threads", **threads)
+    sample.set_defaults(func=run_subsample)
+
+    extract = subparsers.add_parser(
+        "extract-list", help="union of subset lists: the utterances feature extraction must cover"
+    )
+    extract.add_argument("--manifest-dir", required=True, help="folder with the task's manifests")
+    extract.add_argument("--subset-dirs", required=True, nargs="+", help="subset folders .../<sampling>/seed<seed>")
+    extract.add_argument("--out", required=True, help="the list to write: split<TAB>id lines")
+    extract.add_argument("--stats", required=True, help="JSON to write: utterances and hours per split and subset")
+    extract.add_argument("--threads", **threads)
+    extract.set_defaults(func=run_extract_list)

@@ -1,0 +1,173 @@
+"""Subsampling: which utterances a run trains and validates on.
+
+Sampling names (the `{sampling}` wildcard):
+- `paper`: MiniSUPERB's per-task rule, with its parameters from `sampling.paper.<task>`:
+  `fraction` (ASR: 1.0 of the 10 h set, or e.g. 0.1 of train-clean-100), `k` per speaker
+  (SID: 11), or a `train` count (SE 1,000, SS 1,400);
+- `full`: every utterance of every split;
+- `frac<F>`: a fraction 0 < F <= 1 of train, stratified per speaker;
+- `k<K>`: few-shot, K utterances of every speaker (SS: the speaker of source 1 is a mixture's class);
+- `n<N>`: N utterances of train.
+Dev gets the paper's dev count (`sampling.paper.<task>.dev`, SE 300 and SS 1,000; ASR and SID use
+their full dev sets) under every sampling but `full`; test is always full.
+
+Determinism: candidates are sorted by id and each gets one key from a numpy Generator seeded by
+(seed, split); a selection takes the smallest keys (per speaker where stratified). The output
+does not depend on manifest order or machine, and with one seed, smaller samples are subsets of
+larger ones (n100 within n200, k5 within k10), which keeps sweeps cheap to extract.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections import defaultdict
+from dataclasses import dataclass
+from fractions import Fraction
+
+import numpy as np
+
+from minisuperb.corpora.audio import TARGET_RATE
+from minisuperb.errors import MinisuperbError
+
+SPLITS = ("train", "dev", "test")
+# The {sampling} wildcard's constraint in rules/data.smk, too.
+SAMPLING_WILDCARD = r"paper|full|frac[0-9.]+|k[0-9]+|n[0-9]+"
+
+
+@dataclass(frozen=True)
+class Rule:
+    """How to draw one split: `kind` is all, fraction, k (per speaker) or count."""
+
+    kind: str
+    value: float = 0
+
+
+ALL = Rule("all")
+
+
+def parse_sampling(name: str) -> Rule:
+    """The train rule of a non-paper sampling name."""
+    if name == "paper" or not re.fullmatch(SAMPLING_WILDCARD, name):
+        raise MinisuperbError(
+            f"unknown sampling '{name}'. Use paper, full, frac<F> (0 < F <= 1), k<K> or n<N>."
+        )
+    if name == "full":
+        return ALL
+    if name.startswith("frac"):
+        try:
+            fraction = float(name[4:])
+        except ValueError:
+            fraction = -1.0
+        if not 0 < fraction <= 1:
+            raise MinisuperbError(f"sampling '{name}': the fraction must be a number in (0, 1], e.g. frac0.1.")
+        return Rule("fraction", fraction)
+    kind, value = ("k" if name[0] == "k" else "count"), int(name[1:])
+    if value < 1:
+        raise MinisuperbError(f"sampling '{name}': the count must be at least 1.")
+    return Rule(kind, value)
+
+
+def paper_train_rule(paper: dict) -> Rule:
+    """The paper's train rule from `sampling.paper.<task>` (which holds one of these keys)."""
+    if "fraction" in paper:
+        return Rule("fraction", paper["fraction"])
+    if "k" in paper:
+        return Rule("k", paper["k"])
+    return Rule("count", paper["train"])
+
+
+def plan(sampling: str, paper: dict) -> dict[str, Rule]:
+    """{split: rule} for a sampling name, given the task's paper settings."""
+    if sampling == "full":
+        return dict.fromkeys(SPLITS, ALL)
+    train = paper_train_rule(paper) if sampling == "paper" else parse_sampling(sampling)
+    dev = Rule("count", paper["dev"]) if "dev" in paper else ALL
+    return {"train": train, "dev": dev, "test": ALL}
+
+
+def subsample(manifests: dict[str, list[dict]], sampling: str, seed: int, paper: dict, task: str) -> dict[str, list[str]]:
+    """{split: sorted ids} of one (sampling, seed)."""
+    rules = plan(sampling, paper)
+    return {
+        split: select(manifests[split], rules[split], seed_rng(seed, split), f"task {task}, sampling '{sampling}', split {split}")
+        for split in SPLITS
+    }
+
+
+def seed_rng(seed: int, split: str) -> np.random.Generator:
+    """One independent stream per split, so the dev draw does not depend on the train draw."""
+    return np.random.default_rng([seed, SPLITS.index(split)])
+
+
+def select(records: list[dict], rule: Rule, rng: np.random.Generator, where: str) -> list[str]:
+    ids = sorted(record["id"] for record in records)
+    if rule.kind == "all":
+        return ids
+    key = dict(zip(ids, rng.random(len(ids))))
+    if rule.kind == "count":
+        if rule.value > len(ids):
+            raise MinisuperbError(
+                f"{where}: asks for {rule.value} utterances but only {len(ids)} are available. "
+                "Lower the count (the sampling name, or sampling.paper in the config)."
+            )
+        return sorted(_smallest_keys(ids, key, int(rule.value)))
+    by_speaker = _group_by_speaker(records)
+    if rule.kind == "k":
+        quotas = _per_speaker_quotas(by_speaker, int(rule.value), where)
+    else:
+        quotas = proportional_quotas({speaker: len(group) for speaker, group in by_speaker.items()}, rule.value, where)
+    return sorted(utt_id for speaker, group in by_speaker.items() for utt_id in _smallest_keys(group, key, quotas[speaker]))
+
+
+def _smallest_keys(ids: list[str], key: dict[str, float], count: int) -> list[str]:
+    return sorted(ids, key=lambda utt_id: (key[utt_id], utt_id))[:count]
+
+
+def _group_by_speaker(records: list[dict]) -> dict[str, list[str]]:
+    groups: dict[str, list[str]] = defaultdict(list)
+    for record in records:
+        groups[record["speaker"]].append(record["id"])
+    return {speaker: sorted(groups[speaker]) for speaker in sorted(groups)}
+
+
+def _per_speaker_quotas(by_speaker: dict[str, list[str]], k: int, where: str) -> dict[str, int]:
+    short = {speaker: len(group) for speaker, group in by_speaker.items() if len(group) < k}
+    if short:
+        smallest = min(short, key=lambda speaker: (short[speaker], speaker))
+        raise MinisuperbError(
+            f"{where}: {len(short)} speakers have fewer than k={k} utterances, e.g. speaker "
+            f"{smallest} has {short[smallest]} available. Lower k to at most {short[smallest]}."
+        )
+    return dict.fromkeys(by_speaker, k)
+
+
+def proportional_quotas(counts: dict[str, int], fraction: float, where: str) -> dict[str, int]:
+    """Per-speaker quotas summing to round(fraction * total), each within one of
+    fraction * count: the largest remainders get the leftover units (ties: lower speaker id).
+    Exact rational arithmetic, so no float rounding can shift a quota."""
+    share = Fraction(str(fraction))
+    total = round(share * sum(counts.values()))
+    if total < 1:
+        raise MinisuperbError(
+            f"{where}: a fraction of {fraction} of {sum(counts.values())} utterances selects none. Raise it."
+        )
+    exact = {speaker: share * count for speaker, count in counts.items()}
+    quotas = {speaker: math.floor(value) for speaker, value in exact.items()}
+    leftover = total - sum(quotas.values())
+    by_remainder = sorted(counts, key=lambda speaker: (quotas[speaker] - exact[speaker], speaker))
+    for speaker in by_remainder[:leftover]:
+        quotas[speaker] += 1
+    return quotas
+
+
+def union(subsets: list[dict[str, list[str]]]) -> dict[str, list[str]]:
+    """{split: sorted ids} that any of `subsets` uses: what feature extraction must cover."""
+    return {split: sorted({utt_id for subset in subsets for utt_id in subset[split]}) for split in SPLITS}
+
+
+def hours(records: list[dict], ids: list[str] | None = None) -> float:
+    """Audio hours of `records`, or of the records among `ids`."""
+    chosen = set(ids) if ids is not None else None
+    samples = sum(r["num_samples"] for r in records if chosen is None or r["id"] in chosen)
+    return samples / TARGET_RATE / 3600
