@@ -1,0 +1,27 @@
+"""The Zarr feature store: one store per (model, task) holding every split.
+
+```python
+from minisuperb.store import StoreWriter, FeatureStore
+with StoreWriter(path, model, model_hash, num_layers, dim, frame_rate, pooled=False) as writer:
+    writer.add("train", utt_id, features)       # [frames, layers, dim]; pooled: time-averaged
+    attrs = writer.close({"wall_time_s": ...})  # publishes `path` with its completion marker
+store = FeatureStore.open(path, model_hash)     # refuses missing, unfinished, other-model stores
+store.get("train", utt_id, layers=None)         # float32 [frames, layers, dim]
+```
+The on-disk layout is described in `minisuperb.store.layout`.
+"""
+
+from minisuperb.store.errors import StoreError
+from minisuperb.store.reader import FeatureStore
+from minisuperb.store.writer import StoreWriter
+
+__all__ = ["FeatureStore", "StoreDataset", "StoreError", "StoreWriter"]
+
+
+def __getattr__(name: str):
+    # The torch Dataset view is imported on first use: writing and checking stores needs no torch.
+    if name == "StoreDataset":
+        from minisuperb.store.dataset import StoreDataset
+
+        return StoreDataset
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -1,0 +1,283 @@
+"""Write a feature store: buffer whole shards, write each once, publish by rename when complete.
+
+A store only appears at its final path, with its completion marker, once every split, the index
+and the attributes are on disk; a `kill -9` at any point leaves at most a temporary sibling, which
+readers ignore and the next writer for that path deletes.
+"""
+
+from __future__ import annotations
+
+import errno
+import json
+import logging
+import os
+import re
+import shutil
+from pathlib import Path
+
+import numpy as np
+import zarr
+
+from minisuperb.store.errors import StoreError
+from minisuperb.store.layout import (
+    CODECS,
+    DEFAULT_CODEC,
+    DISK_DTYPE,
+    FORMAT_VERSION,
+    MARKER,
+    SHARD_FRAMES,
+    bytes_on_disk,
+    chunk_frames,
+    leftover_paths,
+    temporary_path,
+)
+
+log = logging.getLogger(__name__)
+
+SPLIT_NAME = re.compile(r"[a-z0-9][a-z0-9_-]*")  # a folder name that cannot clash with the marker
+FLOAT16_MAX = float(np.finfo(np.float16).max)
+RESERVED_ATTRS = frozenset(
+    {"model", "model_hash", "num_layers", "dim", "frame_rate", "pooled", "dtype", "codec",
+     "chunk_frames", "shard_frames", "format_version", "splits", "bytes_on_disk", "complete"}
+)
+
+
+class _SplitWriter:
+    """One split: rows fill a shard-sized buffer, which goes to disk in one write when full."""
+
+    def __init__(self, group: zarr.Group, split: str, num_layers: int, dim: int, pooled: bool,
+                 codec: str):
+        self.group = group.create_group(split)
+        self.features = self.group.create_array(
+            "features",
+            shape=(0, num_layers, dim),
+            chunks=(chunk_frames(pooled), num_layers, dim),
+            shards=(SHARD_FRAMES, num_layers, dim),
+            dtype=DISK_DTYPE,
+            compressors=CODECS[codec],
+            fill_value=0,
+        )
+        self.ids: list[str] = []
+        self.known_ids: set[str] = set()
+        self.offsets = [0]
+        self.buffer = np.empty((SHARD_FRAMES, num_layers, dim), dtype=DISK_DTYPE)
+        self.buffered_frames = 0
+
+    def add(self, utt_id: str, rows: np.ndarray) -> None:
+        self.ids.append(utt_id)
+        self.known_ids.add(utt_id)
+        self.offsets.append(self.offsets[-1] + len(rows))
+        done = 0
+        while done < len(rows):
+            count = min(SHARD_FRAMES - self.buffered_frames, len(rows) - done)
+            # Assigning float32 into the float16 buffer is the cast: no extra copy.
+            self.buffer[self.buffered_frames : self.buffered_frames + count] = \
+                rows[done : done + count]
+            self.buffered_frames += count
+            done += count
+            if self.buffered_frames == SHARD_FRAMES:
+                self._write_buffer()
+
+    def finish(self) -> None:
+        if self.buffered_frames:
+            self._write_buffer()
+        self.group.create_array("offsets", data=np.asarray(self.offsets, dtype=np.int64))
+        self.group.attrs["ids"] = self.ids
+
+    def _write_buffer(self) -> None:
+        """Append the buffer: one whole shard, or the last, partial one at close."""
+        start = self.features.shape[0]
+        stop = start + self.buffered_frames
+        self.features.resize((stop, *self.buffer.shape[1:]))
+        self.features[start:stop] = self.buffer[: self.buffered_frames]
+        self.buffered_frames = 0
+
+    @property
+    def buffered_bytes(self) -> int:
+        return self.buffered_frames * self.buffer[0].nbytes
+
+
+class StoreWriter:
+    """Write one (model, task) feature store. See `minisuperb.store` for the contract."""
+
+    def __init__(self, path, model: str, model_hash: str, num_layers: int, dim: int,
+                 frame_rate: float, pooled: bool = False, attrs: dict | None = None, *,
+                 codec: str = DEFAULT_CODEC):
+        if num_layers < 1 or dim < 1 or not frame_rate > 0:
+            raise ValueError(f"bad store shape: num_layers={num_layers} dim={dim} "
+                             f"frame_rate={frame_rate}")
+        if codec not in CODECS:
+            raise ValueError(f"unknown codec {codec!r}; known: {sorted(CODECS)}")
+        clashes = RESERVED_ATTRS & set(attrs or {})
+        if clashes:
+            raise ValueError(f"attrs may not set the store's own keys {sorted(clashes)}")
+        self.path = Path(path)
+        self.tmp_path = temporary_path(self.path)
+        self.attrs = {
+            "model": model, "model_hash": model_hash, "num_layers": int(num_layers),
+            "dim": int(dim), "frame_rate": float(frame_rate), "pooled": bool(pooled),
+            "dtype": DISK_DTYPE, "codec": codec, "chunk_frames": chunk_frames(pooled),
+            "shard_frames": SHARD_FRAMES, "format_version": FORMAT_VERSION, **(attrs or {}),
+        }
+        self._splits: dict[str, _SplitWriter] = {}
+        self._open = False
+        self._guarded("create the store", self._create)
+        self._open = True
+
+    def _create(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        for leftover in leftover_paths(self.path):
+            log.info("removing %s, left by an interrupted extraction", leftover)
+            shutil.rmtree(leftover, ignore_errors=True)
+        shutil.rmtree(self.tmp_path, ignore_errors=True)
+        self._group = zarr.open_group(self.tmp_path, mode="w-")
+
+    # --- public API ---------------------------------------------------------------------------
+
+    def add(self, split: str, utt_id: str, features) -> None:
+        """Append one utterance `[frames, layers, dim]` (float32/16) to `split`."""
+        self._check_open()
+        rows = self._checked_rows(split, utt_id, features)
+        self._guarded(f"write {split}/{utt_id}", self._append, split, utt_id, rows)
+
+    def close(self, extra_attrs: dict | None = None) -> dict:
+        """Flush, write the index and attributes, the marker, and publish at `path`."""
+        self._check_open()
+        clashes = RESERVED_ATTRS & set(extra_attrs or {})
+        if clashes:
+            raise ValueError(f"extra_attrs may not set the store's own keys {sorted(clashes)}")
+        self.attrs.update(extra_attrs or {})
+        self._guarded("finish the store", self._finish)
+        self._guarded(f"publish the store at {self.path}", self._publish)
+        self._open = False
+        log.info("feature store %s: %s", self.path, _summary(self.attrs))
+        return dict(self.attrs)
+
+    def abort(self) -> None:
+        """Drop the temporary store; nothing is published."""
+        self._open = False
+        shutil.rmtree(self.tmp_path, ignore_errors=True)
+
+    def __enter__(self) -> StoreWriter:
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if exc_type is not None:
+            self.abort()
+        elif self._open:
+            self.close()
+
+    # --- steps --------------------------------------------------------------------------------
+
+    def _checked_rows(self, split: str, utt_id: str, features) -> np.ndarray:
+        """Validate one utterance and return the rows to store (the split buffer casts them)."""
+        if not isinstance(split, str) or not SPLIT_NAME.fullmatch(split):
+            raise StoreError(f"bad split name {split!r} for utterance {utt_id!r}: use a plain "
+                             f"lower-case name such as train, dev, test.")
+        if not isinstance(utt_id, str) or not utt_id:
+            raise StoreError(f"bad utterance id {utt_id!r} in split {split!r}: ids are "
+                             f"non-empty strings (check the manifest).")
+        if utt_id in getattr(self._splits.get(split), "known_ids", ()):
+            raise StoreError(f"utterance id {utt_id!r} appears twice in split {split!r} of "
+                             f"{self.path}; ids must be unique per split (check the manifest).")
+        array = np.asarray(features)
+        expected = (self.attrs["num_layers"], self.attrs["dim"])
+        if array.ndim != 3 or array.shape[1:] != expected or array.shape[0] == 0:
+            raise StoreError(
+                f"features of {split}/{utt_id} have shape {array.shape}; the store for model "
+                f"{self.attrs['model']!r} expects [frames >= 1, {expected[0]} layers, "
+                f"{expected[1]} dims]. Check the model's layer count, hidden size and the audio "
+                f"length (shorter than one frame gives no frames).")
+        if self.attrs["pooled"]:
+            array = array.mean(axis=0, keepdims=True, dtype=np.float32)
+        # min and max propagate NaN and need no temporary arrays, unlike isfinite/abs.
+        low, high = float(array.min()), float(array.max())
+        if not (np.isfinite(low) and np.isfinite(high)):
+            raise StoreError(f"model {self.attrs['model']!r} produced NaN or inf features for "
+                             f"{split}/{utt_id}; check the model checkpoint and this audio file.")
+        peak = max(-low, high)
+        if peak > FLOAT16_MAX:
+            raise StoreError(
+                f"features of {split}/{utt_id} reach {peak:.3g}, beyond float16's range "
+                f"({FLOAT16_MAX:.0f}); the store holds float16. This model's raw hidden states "
+                f"are too large to store: scale its output in the model loader.")
+        return array
+
+    def _append(self, split: str, utt_id: str, rows: np.ndarray) -> None:
+        if split not in self._splits:
+            a = self.attrs
+            self._splits[split] = _SplitWriter(self._group, split, a["num_layers"], a["dim"],
+                                               a["pooled"], a["codec"])
+        self._splits[split].add(utt_id, rows)
+
+    def _finish(self) -> None:
+        for split in self._splits.values():
+            split.finish()
+        self.attrs["splits"] = {
+            name: {"utterances": len(s.ids), "frames": s.offsets[-1]}
+            for name, s in self._splits.items()
+        }
+        # Everything but the attributes and the marker is on disk: they add a few kB at most.
+        self.attrs["bytes_on_disk"] = bytes_on_disk(self.tmp_path)
+        self.attrs["complete"] = True
+        self.attrs = _json_safe(self.attrs)
+        self._group.attrs.update(self.attrs)
+        marker = {"model": self.attrs["model"], "model_hash": self.attrs["model_hash"]}
+        (self.tmp_path / MARKER).write_text(json.dumps(marker) + "\n")
+
+    def _publish(self) -> None:
+        """Swap the new store in: move the old one aside first, so a kill between the two
+        renames leaves no store at `path` rather than a mix; the old one is then deleted."""
+        old = temporary_path(self.path, "old")
+        if self.path.exists() or self.path.is_symlink():
+            os.replace(self.path, old)
+        os.replace(self.tmp_path, self.path)
+        shutil.rmtree(old, ignore_errors=True)
+
+    # --- errors -------------------------------------------------------------------------------
+
+    def _check_open(self) -> None:
+        if not self._open:
+            raise RuntimeError(f"the store writer for {self.path} is closed")
+
+    def _guarded(self, action: str, step, *args) -> None:
+        """Run a step that writes to disk; on an OS error remove the partial store and say why."""
+        try:
+            step(*args)
+        except OSError as error:
+            used = bytes_on_disk(self.tmp_path)
+            buffered = sum(s.buffered_bytes for s in self._splits.values())
+            self.abort()
+            if error.errno == errno.ENOSPC:
+                problem = f"the disk is full (while trying to {action})"
+                fix = (f"free at least {_mb(used + buffered)} more on the file system of "
+                       f"{self.path.parent}, or point the `results` directory at a larger disk")
+            else:
+                problem = f"could not {action}: {error}"
+                fix = f"check that {self.path.parent} is writable"
+            raise StoreError(
+                f"feature store {self.path} (model {self.attrs['model']!r}): {problem}. The "
+                f"partial store {self.tmp_path} was removed; it had used {_mb(used)} on disk "
+                f"plus {_mb(buffered)} in memory so far. To fix: {fix}, then rerun the "
+                f"extraction.") from error
+
+
+def _mb(num_bytes: int) -> str:
+    return f"{num_bytes / 1e6:.1f} MB"
+
+
+def _json_safe(attrs: dict) -> dict:
+    """Round-trip through JSON so numpy scalars become plain numbers (zarr stores JSON)."""
+    return json.loads(json.dumps(attrs, default=_numpy_scalar))
+
+
+def _numpy_scalar(value):
+    if isinstance(value, np.generic):
+        return value.item()
+    raise TypeError(f"store attribute value {value!r} is not JSON serialisable")
+
+
+def _summary(attrs: dict) -> str:
+    splits = ", ".join(f"{name} {s['utterances']} utts / {s['frames']} frames"
+                       for name, s in attrs["splits"].items())
+    return f"{splits}; {_mb(attrs['bytes_on_disk'])} on disk"
