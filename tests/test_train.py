@@ -1,0 +1,345 @@
+"""The trainer (`minisuperb train`): resume equivalence, metrics.json, bad input, protocols, rule.
+
+The toy corpora here (real feature stores, manifests and subset lists in tmp_path) are also used
+by tests/test_tasks_asr_sid.py.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from minisuperb import cli, train
+from minisuperb.config import validate_config
+from minisuperb.corpora.manifest import write_ids, write_manifest
+from minisuperb.errors import MinisuperbError
+from minisuperb.protocols import load_presets, resolve_settings
+from minisuperb.store import FeatureStore, StoreWriter
+
+SPLITS = ("train", "dev", "test")
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    torch.set_num_threads(1)
+
+
+# --- toy corpora ----------------------------------------------------------------------------------
+
+TOY_WORDS = ("CAB", "BAD", "ACE", "BED", "DEAD", "FACE")
+TOY_LETTERS = sorted(set("".join(TOY_WORDS)))
+
+
+def write_toy_task(root: Path, task: str, utterances: dict[str, list[tuple[dict, np.ndarray]]],
+                   pooled: bool, layers: int, dim: int, model_hash: str = "toyhash") -> dict:
+    """Write a store, manifests and subset lists for `utterances[split] = [(record, features)]`;
+    returns the paths `train.run` / `minisuperb train` need."""
+    store = root / "features" / "toy" / f"{task}.zarr"
+    manifest_dir = root / "data" / task / "manifest"
+    subset_dir = root / "data" / task / "subsets" / "full" / "seed0"
+    with StoreWriter(store, "toy", model_hash, layers, dim, frame_rate=100.0, pooled=pooled) as writer:
+        for split, items in utterances.items():
+            for record, features in items:
+                writer.add(split, record["id"], features)
+        attrs = writer.close()
+    summary = root / "features" / "toy" / f"{task}.json"
+    summary.write_text(json.dumps(attrs))
+    for split, items in utterances.items():
+        write_manifest([record for record, _ in items], manifest_dir / f"{split}.jsonl")
+        write_ids([record["id"] for record, _ in items], subset_dir / f"{split}.txt")
+    return {"store": store, "summary": summary, "manifest_dir": manifest_dir, "subset_dir": subset_dir}
+
+
+def toy_asr(root: Path, counts=(64, 16, 16), layers: int = 2, dim: int = 16, seed: int = 0) -> dict:
+    """A toy symbol mapping: each character is a fixed random vector held for 3 frames (word
+    separators too) in layer 0; the other layers are noise."""
+    rng = np.random.default_rng(seed)
+    symbols = {char: rng.normal(size=dim) for char in [*TOY_LETTERS, "|"]}
+    utterances = {}
+    for split, count in zip(SPLITS, counts):
+        items = []
+        for index in range(count):
+            words = [TOY_WORDS[i] for i in rng.integers(0, len(TOY_WORDS), size=rng.integers(1, 3))]
+            frames = np.repeat(np.stack([symbols[c] for c in "|".join(words)]), 3, axis=0)
+            features = rng.normal(size=(len(frames), layers, dim))
+            features[:, 0] = frames + 0.1 * rng.normal(size=frames.shape)
+            record = {"id": f"{split}-{index:03d}", "num_samples": 160 * len(frames), "sample_rate": 16000,
+                      "speaker": "s0", "path": f"/toy/{split}/{index}.flac", "transcript": " ".join(words)}
+            items.append((record, features.astype(np.float32)))
+        utterances[split] = items
+    return write_toy_task(root, "asr", utterances, pooled=False, layers=layers, dim=dim)
+
+
+def toy_sid(root: Path, labels=(0, 3, 7, 12, 20), counts=(6, 2, 2), layers: int = 2, dim: int = 16,
+            seed: int = 0) -> dict:
+    """Separable speakers: each speaker's frames scatter around its own mean in layer 0 (the
+    other layers are noise); the store keeps the time average, as for real SID stores."""
+    rng = np.random.default_rng(seed)
+    means = {label: 2.0 * rng.normal(size=dim) for label in labels}
+    utterances = {split: [] for split in SPLITS}
+    for split, count in zip(SPLITS, counts):
+        for label in labels:
+            for index in range(count):
+                features = rng.normal(size=(20, layers, dim))
+                features[:, 0] += means[label]
+                utt = f"id{10001 + label}/vid/{split}{index:03d}"
+                record = {"id": utt, "num_samples": 16000, "sample_rate": 16000, "speaker": f"id{10001 + label}",
+                          "label": label, "path": f"/toy/{utt}.wav"}
+                utterances[split].append((record, features.astype(np.float32)))
+    return write_toy_task(root, "sid", utterances, pooled=True, layers=layers, dim=dim)
+
+
+def toy_settings(task: str, **changes) -> dict:
+    """The MiniSUPERB settings of `task` scaled down to toy size."""
+    small = {
+        "asr": {"projector": 32, "hidden": 32, "layers": 1, "dropout": 0.0, "lr": 5e-3, "batch_size": 8,
+                "steps": 40, "eval_every": 20, "eval_batch_size": 16, "checkpoint_every": 10,
+                "specaug": {"time_masks": 0, "time_width": 1, "freq_masks": 0, "freq_width": 1}},
+        "sid": {"projector": 16, "lr": 1e-2, "batch_size": 8, "accumulate": 2, "steps": 30, "eval_every": 10,
+                "checkpoint_every": 10},
+    }[task]
+    return resolve_settings("minisuperb", task, {"minisuperb": {task: {**small, **changes}}})
+
+
+def load_records(paths: dict) -> dict:
+    return {split: train.load_split(paths["manifest_dir"], paths["subset_dir"], split) for split in SPLITS}
+
+
+def run_toy(paths: dict, task: str, out_dir: Path, settings: dict, store=None, stop_after_steps=None) -> dict:
+    spec = train.RunSpec(task=task, model="toy", protocol="minisuperb", sampling="full", seed=0,
+                         settings=settings, out_dir=out_dir, stop_after_steps=stop_after_steps)
+    return train.run(spec, store or FeatureStore.open(paths["store"]), load_records(paths))
+
+
+def deterministic_part(result: dict) -> dict:
+    """metrics.json without the wall time (and the MACs method text)."""
+    return {key: value for key, value in result.items() if key != "wall_time_s"}
+
+
+# --- resume ----------------------------------------------------------------------------------------
+
+
+def test_resumed_run_ends_exactly_like_an_uninterrupted_one(tmp_path):
+    paths = toy_asr(tmp_path, counts=(24, 8, 8))
+    # Dropout and SpecAugment on, so that the RNG states matter.
+    settings = toy_settings("asr", steps=24, eval_every=8, checkpoint_every=5, dropout=0.2,
+                            specaug={"time_masks": 2, "time_width": 4, "freq_masks": 2, "freq_width": 4})
+    uninterrupted = run_toy(paths, "asr", tmp_path / "whole", settings)
+
+    with pytest.raises(train.TrainingInterrupted, match="after step 13"):
+        run_toy(paths, "asr", tmp_path / "killed", settings, stop_after_steps=13)
+    assert not (tmp_path / "killed" / "metrics.json").exists()
+    last = torch.load(tmp_path / "killed" / train.LAST_CHECKPOINT, weights_only=False)
+    assert last["progress"]["step"] == 10  # steps 11-13 were lost, as in a real preemption
+    resumed = run_toy(paths, "asr", tmp_path / "killed", settings)
+
+    assert deterministic_part(resumed) == deterministic_part(uninterrupted)
+    assert resumed["steps"] == 24 and len(resumed["dev_history"]) == 3
+
+
+def test_checkpoint_of_other_settings_is_not_resumed(tmp_path):
+    paths = toy_sid(tmp_path)
+    settings = toy_settings("sid", steps=10)
+    run_toy(paths, "sid", tmp_path / "out", settings)
+    changed = toy_settings("sid", steps=10, lr=2e-2)
+    records = load_records(paths)
+    store = FeatureStore.open(paths["store"])
+    spec = train.RunSpec(task="sid", model="toy", protocol="minisuperb", sampling="full", seed=0,
+                         settings=changed, out_dir=tmp_path / "out")
+    fingerprint = train.run_fingerprint(spec, store.attrs, records)
+    assert train.load_resumable(tmp_path / "out" / train.LAST_CHECKPOINT, fingerprint) is None
+    rerun = run_toy(paths, "sid", tmp_path / "out", changed)
+    fresh = run_toy(paths, "sid", tmp_path / "fresh", changed)
+    assert rerun["metrics"] == fresh["metrics"] and rerun["layer_weights"] == fresh["layer_weights"]
+
+
+# --- metrics.json ----------------------------------------------------------------------------------
+
+
+def test_metrics_json_records_metrics_cost_and_config(tmp_path):
+    paths = toy_sid(tmp_path, layers=3)
+    settings = toy_settings("sid")
+    result = run_toy(paths, "sid", tmp_path / "out", settings)
+    on_disk = json.loads((tmp_path / "out" / "metrics.json").read_text())
+    assert on_disk == json.loads(json.dumps(result))
+    assert set(result["metrics"]) == {"dev", "test"} and set(result["metrics"]["test"]) == {"acc"}
+    assert result["primary"] == "acc" and result["higher_is_better"] is True
+    assert result["steps"] == 30 and result["best_step"] in (10, 20, 30)
+    best_entry = [h for h in result["dev_history"] if h["step"] == result["best_step"]][0]
+    assert best_entry["acc"] == result["metrics"]["dev"]["acc"]
+    assert result["device"] == "cpu" and result["wall_time_s"] > 0
+    assert len(result["layer_weights"]) == 3 and sum(result["layer_weights"]) == pytest.approx(1.0)
+    assert result["utterances"] == {"train": 30, "dev": 10, "test": 10}
+    assert result["config"]["settings"] == settings and result["config"]["model_hash"] == "toyhash"
+    macs = result["macs"]
+    # 30 steps x 2 accumulated batches = 60 batches = 15 epochs of 4 batches (8+8+8+6) over the
+    # 30 training utterances, one pooled frame each.
+    assert macs["train_frames"] == 15 * 30
+    # Head per frame: Linear(16->16) + Linear(16->5) with biases (thop counts weights only).
+    assert macs["head_per_frame"] == pytest.approx(16 * 16 + 16 * 5)
+    assert macs["train"] == int(3 * (macs["head_per_frame"] + macs["featurizer_per_frame"]) * macs["train_frames"])
+    assert macs["eval_frames"] == 3 * 10 + 10  # three dev evaluations and the test
+
+
+# --- bad input -----------------------------------------------------------------------------------
+
+
+class NonFiniteStore:
+    """A store whose features have overflowed (what the trainer must catch)."""
+
+    def __init__(self, store):
+        self.attrs, self.path, self._store = store.attrs, store.path, store
+
+    def get(self, split, utt_id, layers=None):
+        return self._store.get(split, utt_id, layers) * np.float32(np.inf)
+
+
+def test_nan_loss_stops_with_step_task_and_learning_rate(tmp_path):
+    paths = toy_sid(tmp_path)
+    store = NonFiniteStore(FeatureStore.open(paths["store"]))
+    with pytest.raises(MinisuperbError, match=r"at step 1 of task sid .*lr 0\.01.*Lower the learning rate"):
+        run_toy(paths, "sid", tmp_path / "out", toy_settings("sid", layer_norm=False), store=store)
+
+
+def test_empty_split_names_the_subset_file(tmp_path):
+    paths = toy_sid(tmp_path)
+    (paths["subset_dir"] / "dev.txt").write_text("")
+    with pytest.raises(MinisuperbError, match=r"subset list .*dev\.txt is empty"):
+        load_records(paths)
+
+
+def cli_args(paths: dict, out_dir: Path, task: str, settings: dict, *extra: str) -> list[str]:
+    return ["train", "--task", task, "--model", "toy", "--store", str(paths["store"]),
+            "--store-summary", str(paths["summary"]), "--manifest-dir", str(paths["manifest_dir"]),
+            "--subset-dir", str(paths["subset_dir"]), "--protocol", "minisuperb", "--sampling", "full",
+            "--settings", json.dumps(settings), "--seed", "0", "--out-dir", str(out_dir), *extra]
+
+
+def test_cli_trains_and_writes_metrics(tmp_path):
+    paths = toy_sid(tmp_path)
+    assert cli.main(cli_args(paths, tmp_path / "out", "sid", toy_settings("sid", steps=10))) == 0
+    assert json.loads((tmp_path / "out" / "metrics.json").read_text())["steps"] == 10
+
+
+@pytest.mark.parametrize("case, message", [
+    ("bad_json", "--settings is not valid JSON"),
+    ("missing_setting", "the sid settings lack eval_every"),
+    ("bad_optimizer", "unknown optimizer 'SGD'"),
+    ("other_model_store", "toy"),
+    ("unreadable_summary", "cannot read the store summary"),
+])
+def test_cli_bad_input_exits_2_with_a_message(tmp_path, capsys, case, message):
+    paths = toy_sid(tmp_path)
+    settings = toy_settings("sid", steps=2)
+    args = cli_args(paths, tmp_path / "out", "sid", settings)
+    if case == "bad_json":
+        args[args.index("--settings") + 1] = "{steps: 2"
+    elif case == "missing_setting":
+        args[args.index("--settings") + 1] = json.dumps({k: v for k, v in settings.items() if k != "eval_every"})
+    elif case == "bad_optimizer":
+        args[args.index("--settings") + 1] = json.dumps(settings | {"optimizer": "SGD"})
+    elif case == "other_model_store":
+        paths["summary"].write_text(json.dumps({"model_hash": "anotherhash"}))
+    elif case == "unreadable_summary":
+        paths["summary"].write_text("{")
+    assert cli.main(args) == 2
+    assert message in capsys.readouterr().err
+
+
+# --- protocols and config -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("protocol", sorted(load_presets()))
+def test_every_preset_resolves_for_every_task(protocol):
+    for task in ("asr", "sid", "se", "ss"):
+        train.check_settings(resolve_settings(protocol, task), task)
+
+
+def test_presets_follow_the_papers():
+    mini, superb = resolve_settings("minisuperb", "asr"), resolve_settings("superb", "asr")
+    assert (mini["steps"], mini["layers"], mini["hidden"], mini["layer_norm"]) == (20000, 3, 256, True)
+    assert (superb["steps"], superb["layers"], superb["hidden"], superb["layer_norm"]) == (200000, 2, 1024, False)
+    sid = resolve_settings("minisuperb", "sid")
+    assert (sid["lr"], sid["batch_size"], sid["accumulate"]) == (1e-3, 8, 4)
+    assert resolve_settings("superb", "sid")["lr"] == 1e-4
+
+
+def test_overrides_and_new_protocols():
+    overrides = {"minisuperb": {"asr": {"lr": 5e-5, "specaug": {"time_masks": 0}}},
+                 "mine": {"extends": "minisuperb", "sid": {"steps": 7}}}
+    asr = resolve_settings("minisuperb", "asr", overrides)
+    assert asr["lr"] == 5e-5 and asr["specaug"] == {"time_masks": 0, "time_width": 40, "freq_masks": 4, "freq_width": 50}
+    assert resolve_settings("mine", "sid", overrides)["steps"] == 7
+    assert resolve_settings("mine", "asr", overrides)["lr"] == 5e-5  # inherits the overridden parent
+
+
+@pytest.mark.parametrize("overrides, message", [
+    ({"minisuperb": {"asr": {"learning_rate": 1}}}, "unknown setting 'learning_rate' in config protocols.minisuperb.asr"),
+    ({"mine": {"asr": {"lr": 1}}}, "add 'extends: <preset>'"),
+    ({"a": {"extends": "b"}, "b": {"extends": "a"}}, "loop"),
+])
+def test_bad_overrides_are_refused(overrides, message):
+    protocol = next(iter(overrides))
+    with pytest.raises(MinisuperbError, match=message):
+        resolve_settings(protocol, "asr", overrides)
+
+
+def test_unknown_protocol_lists_the_known_ones():
+    with pytest.raises(MinisuperbError, match="unknown protocol 'minisupreb'.*minisuperb"):
+        resolve_settings("minisupreb", "asr")
+
+
+@pytest.fixture
+def downstream_schema(tmp_path):
+    """The shared and downstream schema files only, so other stages' required keys stay out."""
+    for name in ("general.schema.yaml", "downstream.schema.yaml"):
+        shutil.copy(REPO / "config" / "schema" / name, tmp_path / name)
+    return tmp_path
+
+
+def test_schema_defaults_and_errors(downstream_schema):
+    config = validate_config({}, downstream_schema)
+    assert config["runs"] == [{"protocol": "minisuperb", "sampling": "paper"}]
+    assert config["downstream"] == {"threads": 1, "device": "auto", "workers": 0}
+    with pytest.raises(MinisuperbError, match="runs.0"):
+        validate_config({"runs": [{"protocol": "demo"}]}, downstream_schema)
+    with pytest.raises(MinisuperbError, match="protocols.demo.asr.lr"):
+        validate_config({"protocols": {"demo": {"asr": {"lr": -1}}}}, downstream_schema)
+
+
+# --- the rule ------------------------------------------------------------------------------------
+
+
+def test_rule_trains_one_job_per_run_seed_model_task(tmp_path):
+    """A workflow of just rules/common.smk + rules/downstream.smk on toy inputs, run for real."""
+    results = tmp_path / "results"
+    toy_sid(results)
+    (results / "data" / "sid" / "subsets" / "full" / "seed0").rename(results / "data" / "sid" / "subsets" / "full" / "seed3")
+    snakefile = tmp_path / "Snakefile"
+    snakefile.write_text(
+        f'RESULTS = "{results}"\nTARGETS = []\n'
+        f'include: "{REPO}/rules/common.smk"\ninclude: "{REPO}/rules/downstream.smk"\n'
+        "rule all:\n    input: TARGETS\n"
+    )
+    small = {k: v for k, v in toy_settings("sid", steps=4, eval_every=2).items()}
+    config = {"results": str(results), "tasks": ["sid"], "sampling": {"seeds": [3]},
+              "models": {"toy": {}}, "runs": [{"protocol": "tiny", "sampling": "full"}],
+              "protocols": {"tiny": {"extends": "minisuperb", "sid": {k: small[k] for k in ("steps", "eval_every", "projector")}}},
+              "downstream": {"threads": 1, "device": "cpu", "workers": 0}}
+    (tmp_path / "config.json").write_text(json.dumps(config))
+    snakemake = Path(sys.executable).parent / "snakemake"
+    command = [str(snakemake), "-s", str(snakefile), "--configfile", str(tmp_path / "config.json"),
+               "--cores", "1", "--directory", str(tmp_path)]
+    done = subprocess.run(command, capture_output=True, text=True, env={"PATH": f"{snakemake.parent}:/usr/bin:/bin"})
+    assert done.returncode == 0, done.stderr[-3000:]
+    metrics = json.loads((results / "downstream/tiny/full/seed3/toy/sid/metrics.json").read_text())
+    assert metrics["steps"] == 4 and metrics["config"]["settings"]["steps"] == 4 and metrics["seed"] == 3
+    assert (results / "logs/train/tiny/full/seed3/toy/sid.log").is_file()
