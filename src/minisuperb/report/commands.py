@@ -1,0 +1,98 @@
+"""Sub-commands of the report stage: `collect`, `superb-score` and `report`."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+from pathlib import Path
+
+import pandas as pd
+
+from minisuperb import scoring
+from minisuperb.config import validate_section
+from minisuperb.errors import MinisuperbError
+from minisuperb.report.build import build_report
+from minisuperb.report.collect import collect
+from minisuperb.runtime import set_threads
+
+log = logging.getLogger(__name__)
+RUN_GROUP = ("protocol", "sampling", "seed")  # rows of one run and seed share run points
+
+
+def parse_json(text: str, option: str):
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as error:
+        raise MinisuperbError(f"{option} is not valid JSON ({error}).") from error
+
+
+def report_settings(text: str) -> dict:
+    """The `report:` config section from JSON, checked against its schema, defaults filled in."""
+    settings = parse_json(text, "--settings")
+    return validate_section(settings, ("report",))
+
+
+def run_collect(args: argparse.Namespace) -> None:
+    set_threads(args.threads)
+    references = parse_json(args.references, "--references")
+    results, training = collect(args.metrics, references)
+    for table, path in ((results, args.output), (training, args.training_output)):
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        table.to_csv(path, index=False)
+    log.info("collected %d result rows and %d training jobs into %s", len(results), len(training), args.output)
+
+
+def run_superb_score(args: argparse.Namespace) -> None:
+    table = scoring.read_table(args.table)
+    if args.run_points:
+        metrics = scoring.metrics_present(table, scoring.TASK_SETS[args.set][0])
+        groups = [c for c in RUN_GROUP if c in table.columns]
+        parts = table.groupby(groups, sort=False) if groups else [(None, table)]
+        scores = pd.concat([scoring.score_table(part, scoring.points_from_run(part, metrics, args.run_points))
+                            for _, part in parts], ignore_index=True)
+    else:
+        scores = scoring.score_table(table, scoring.set_points(args.set, args.points))
+    Path(args.output).parent.mkdir(parents=True, exist_ok=True)
+    scores.to_csv(args.output, index=False)
+    log.info("wrote %d scores (%s set) to %s", len(scores), args.set, args.output)
+
+
+def run_report(args: argparse.Namespace) -> None:
+    set_threads(args.threads)
+    outputs = build_report(args.results, args.training, args.features_dir, args.data_dir,
+                           report_settings(args.settings), args.output_dir, args.reference_dir)
+    log.info("wrote %s", ", ".join(str(p) for p in outputs.values()))
+
+
+def register(subparsers) -> None:
+    parser = subparsers.add_parser("collect", help="metrics.json files -> results table (+ training table)")
+    parser.add_argument("metrics", nargs="*", help="metrics.json files, or folders to search for them")
+    parser.add_argument("--references", default="{}",
+                        help='JSON {model: SUPERB table row name or null}, e.g. \'{"fbank": "FBANK"}\'')
+    parser.add_argument("--output", required=True, help="results table (CSV): one row per run, seed and model")
+    parser.add_argument("--training-output", required=True, help="training table (CSV): one row per job")
+    parser.add_argument("--threads", type=int, default=1)
+    parser.set_defaults(func=run_collect)
+
+    parser = subparsers.add_parser("superb-score", help="SUPERB (or MiniSUPERB) score of a results table")
+    parser.add_argument("table", help="CSV with an 'upstream' column and leaderboard metric columns")
+    parser.add_argument("--set", required=True, choices=list(scoring.TASK_SETS),
+                        help="task set: the SUPERB paper, public, hidden dev/test sets, or our four tasks")
+    points = parser.add_mutually_exclusive_group()
+    points.add_argument("--points", help="CSV metric,fbank,sota (default: config/reference/ official points)")
+    points.add_argument("--run-points", metavar="BASELINE",
+                        help="FBANK = the row of this upstream, SOTA = the best row per metric (per run and seed)")
+    parser.add_argument("--output", required=True, help="CSV: upstream (and run columns), superb_score")
+    parser.set_defaults(func=run_superb_score)
+
+    parser = subparsers.add_parser("report", help="scores, correlation, cost, figures, report.md/.html")
+    parser.add_argument("--results", required=True, help="results table from `collect`")
+    parser.add_argument("--training", required=True, help="training table from `collect`")
+    parser.add_argument("--features-dir", required=True, help="results/features (extraction summaries)")
+    parser.add_argument("--data-dir", required=True, help="results/data (manifests and subset lists)")
+    parser.add_argument("--settings", default="{}", help="the config's `report:` section as JSON")
+    parser.add_argument("--reference-dir", default=str(scoring.REFERENCE_DIR), help="SUPERB reference tables")
+    parser.add_argument("--output-dir", required=True, help="results/report")
+    parser.add_argument("--threads", type=int, default=1)
+    parser.set_defaults(func=run_report)
