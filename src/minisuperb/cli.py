@@ -1,8 +1,9 @@
 """The `minisuperb` command line. Every Snakemake rule calls one of these sub-commands.
 
 Each stage module owns its sub-commands: it exposes `register(subparsers)`, which adds them and
-sets `func` on each parser. This file only wires the stages together, so stages never edit it
-to add a command.
+sets `func` on each parser. This file only maps command names to stage modules. A job imports
+only the module of its own command: importing every stage (torch, s3prl, transformers) costs
+about ten seconds, which would dominate the many small data jobs.
 """
 
 from __future__ import annotations
@@ -14,26 +15,40 @@ import sys
 
 from minisuperb.errors import MinisuperbError
 
-# Modules that contribute sub-commands, in the order of the DAG.
-STAGE_MODULES = (
-    "minisuperb.corpora.commands",
-    "minisuperb.upstreams.commands",
-    "minisuperb.train",
-    "minisuperb.report.commands",
-)
+# Sub-command -> the stage module that registers it, in the order of the DAG.
+COMMANDS = {
+    "demo-corpus": "minisuperb.corpora.commands",
+    "prepare": "minisuperb.corpora.commands",
+    "subsample": "minisuperb.corpora.commands",
+    "extract-list": "minisuperb.corpora.commands",
+    "demo-model": "minisuperb.upstreams.commands",
+    "extract": "minisuperb.upstreams.commands",
+    "train": "minisuperb.train",
+    "collect": "minisuperb.report.commands",
+    "superb-score": "minisuperb.report.commands",
+    "report": "minisuperb.report.commands",
+}
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The parser with the sub-commands of `command`'s stage, or of every stage when None."""
     parser = argparse.ArgumentParser(prog="minisuperb", description=__doc__.splitlines()[0])
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for name in STAGE_MODULES:
+    modules = [COMMANDS[command]] if command in COMMANDS else dict.fromkeys(COMMANDS.values())
+    for name in modules:
         importlib.import_module(name).register(subparsers)
     return parser
 
 
+def _command_name(argv: list[str]) -> str | None:
+    """The first argument that is not an option (the sub-command), if any."""
+    return next((arg for arg in argv if not arg.startswith("-")), None)
+
+
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    argv = sys.argv[1:] if argv is None else argv
+    args = build_parser(_command_name(argv)).parse_args(argv)
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
