@@ -172,9 +172,17 @@ def test_correlation_with_known_rankings(built):
     assert set(corr["references"]["paper"]["per_task"]) == {"ASR", "SID"}  # the paper set has no SE/SS
     # The full run swaps two neighbours of five: rho = 1 - 6*2/(5*24) = 0.9.
     assert corr["full_run"]["spearman"]["value"] == pytest.approx(0.9)
-    assert corr["mini_run"] == {"protocol": "demo", "sampling": "paper"} and corr["seeds"] == [1, 2]
+    assert corr["runs"]["mini"] == {"protocol": "demo", "sampling": "paper"} and corr["seeds"] == [1, 2]
     # Run points: FBANK's and the best model's seed-mean WER (90 and 30, seed 2 moved by 0.02 quality).
     assert corr["score_points"]["ASR_wer"] == {"fbank": pytest.approx(89.4), "sota": pytest.approx(29.4)}
+
+
+def test_report_without_a_full_run(workdir):
+    collect(workdir)
+    out = build(workdir, workdir / "out", SETTINGS | {"full_run": None})
+    corr = json.loads((out / "correlation.json").read_text())
+    assert "full_run" not in corr and corr["runs"]["full"] is None
+    assert "full run" not in (out / "report.md").read_text()
 
 
 def test_model_missing_from_every_reference_is_reported_not_fatal(built):

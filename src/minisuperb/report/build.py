@@ -198,7 +198,8 @@ def build_report(results_csv: str | Path, training_csv: str | Path, features_dir
     scores = analysis.with_reference_scores(scores, references)
     corr = analysis.correlations(scores, references, settings, full_scores)
     seeds = sorted(int(s) for s in mini_rows["seed"].unique())
-    corr = {"mini_run": run, "full_run": full_run, "seeds": seeds, "points": settings["points"],
+    # "full_run" is left to the full-run correlation entry (present only when a full run is set).
+    corr = {"runs": {"mini": run, "full": full_run}, "seeds": seeds, "points": settings["points"],
             "score_points": {m: {"fbank": b, "sota": t} for m, (b, t) in points.items()},
             "bootstrap": settings["bootstrap"], "confidence": settings["confidence"],
             "bootstrap_seed": settings["seed"], **corr}
