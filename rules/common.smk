@@ -1,6 +1,10 @@
 # Helpers shared by the stage rule files.
 import json
 
+# Under `--sdm conda` every job runs in this pinned environment (the path is relative to the
+# rule files); without it the directive is ignored and jobs use the current environment.
+JOB_ENV = "../envs/minisuperb.yaml"
+
 
 def as_json(value):
     """Pass one slice of the config to a job as a JSON string.

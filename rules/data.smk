@@ -57,6 +57,8 @@ rule demo_corpus:
     params:
         settings=as_json(config.get("demo", {})),
         out=DEMO_CORPUS,
+    conda:
+        JOB_ENV
     log:
         log_path("data", "demo_corpus"),
     threads: 1
@@ -74,6 +76,8 @@ rule prepare:
     params:
         settings=lambda w: as_json(data_settings(w.task)),
         out_dir=lambda w: f"{RESULTS}/data/{w.task}/manifest",
+    conda:
+        JOB_ENV
     log:
         log_path("data", "prepare", "{task}"),
     threads: 1  # header reads: ~0.1 ms a file on a local disk; raise with --set-threads prepare=N on network file systems
@@ -95,6 +99,8 @@ rule subsample:
         settings=lambda w: as_json(config["sampling"]["paper"][w.task]),
         manifest_dir=lambda w: f"{RESULTS}/data/{w.task}/manifest",
         out_dir=lambda w: f"{RESULTS}/data/{w.task}/subsets/{w.sampling}/seed{w.seed}",
+    conda:
+        JOB_ENV
     log:
         log_path("data", "subsample", "{task}", "{sampling}", "seed{seed}"),
     threads: 1
@@ -116,6 +122,8 @@ rule extract_list:
     params:
         manifest_dir=lambda w: f"{RESULTS}/data/{w.task}/manifest",
         subset_dirs=lambda w: subset_dirs(w.task),
+    conda:
+        JOB_ENV
     log:
         log_path("data", "extract_list", "{task}"),
     threads: 1

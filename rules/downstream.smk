@@ -39,6 +39,8 @@ rule train:
         seed=r"\d+",
         model=r"[^/]+",
         task=r"asr|sid|se|ss",
+    conda:
+        JOB_ENV
     log:
         log_path("train", "{protocol}", "{sampling}", "seed{seed}", "{model}", "{task}"),
     params:

@@ -39,6 +39,8 @@ rule collect:
         training=f"{REPORT_DIR}/training.csv",
     params:
         references=as_json(model_references()),
+    conda:
+        JOB_ENV
     log:
         log_path("report", "collect"),
     threads: 1
@@ -67,6 +69,8 @@ rule report:
         features_dir=f"{RESULTS}/features",
         data_dir=f"{RESULTS}/data",
         out_dir=REPORT_DIR,
+    conda:
+        JOB_ENV
     log:
         log_path("report", "report"),
     threads: 1

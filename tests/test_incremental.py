@@ -1,0 +1,144 @@
+"""Incremental runs: after a complete run, a config edit plans only the jobs it concerns.
+
+Each job sees only its own model's or task's slice of the config (`params`), and Snakemake
+reruns a job when its params, code or inputs change. These dry runs, through Snakemake's Python
+API, check that on the default (demo) config:
+- adding a model plans only that model's extraction and training jobs, plus the aggregation and
+  the report;
+- changing one model's entry reruns only that model's jobs (plus aggregation and report);
+- changing the report settings reruns only the report.
+
+The "complete run" is made without computing anything: Snakemake's touch executor records every
+job's metadata (params, code, input set) as a real run does, then every output is created with
+modification times in DAG order. A dry run of the unchanged config then plans nothing.
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+import re
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+from snakemake.api import SnakemakeApi
+from snakemake.settings.enums import Quietness
+from snakemake.settings.types import ConfigSettings, DAGSettings, OutputSettings, ResourceSettings
+
+from snakemake_api import SNAKEFILE, dry_run
+
+REPO = Path(__file__).resolve().parents[1]
+NEW_MODEL = ("mel", {"loader": "s3prl", "name": "mel", "reference": None})
+
+
+def rules_of(stage: str) -> set[str]:
+    text = (REPO / "rules" / f"{stage}.smk").read_text()
+    return set(re.findall(r"^(?:rule|checkpoint) (\w+):", text, flags=re.MULTILINE))
+
+
+# Jobs that read every model's results: they rerun whenever any model changes.
+AGGREGATION_AND_REPORT = rules_of("report") | {"all"}
+
+
+def complete_run(workdir: Path, config: dict) -> None:
+    """Make `workdir` look like the aftermath of a complete run of `config` (see module doc)."""
+    config_path = workdir / "complete_run_config.yaml"
+    config_path.write_text(yaml.safe_dump(config, sort_keys=False))
+    with SnakemakeApi(OutputSettings(quiet={Quietness.ALL})) as api:
+        workflow_api = api.workflow(
+            resource_settings=ResourceSettings(cores=1),
+            config_settings=ConfigSettings(configfiles=[config_path]),
+            snakefile=SNAKEFILE,
+            workdir=workdir,
+        )
+        dag_api = workflow_api.dag(DAGSettings())
+        dag_api.execute_workflow(executor="touch")
+        levels = [[path for job in level for path in job.output] for level in workflow_api._workflow.dag.toposorted()]
+    start = time.time()
+    for depth, outputs in enumerate(levels):
+        for output in outputs:
+            path = workdir / str(output)
+            if output.is_directory:
+                path.mkdir(parents=True, exist_ok=True)
+            else:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                path.touch()
+            os.utime(path, (start + depth, start + depth))  # each level newer than its inputs
+
+
+@pytest.fixture(scope="module")
+def demo_config() -> dict:
+    config = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
+    assert NEW_MODEL[0] not in config["models"]
+    return config
+
+
+@pytest.fixture(scope="module")
+def completed(tmp_path_factory, demo_config) -> Path:
+    workdir = tmp_path_factory.mktemp("complete_run")
+    complete_run(workdir, demo_config)
+    return workdir
+
+
+def planned_for(completed: Path, config: dict):
+    return dry_run(completed, config)
+
+
+def jobs_of_other_models(jobs, model: str):
+    return [job for job in jobs if job.rule not in AGGREGATION_AND_REPORT and job.wildcards.get("model") != model]
+
+
+def expected_model_jobs(config: dict, model: str) -> set[tuple]:
+    """(rule, task, protocol, sampling, seed) of the extraction and training jobs of one model."""
+    extraction = {("extract", task, None, None, None) for task in config["tasks"]}
+    training = {
+        ("train", task, run["protocol"], run["sampling"], str(seed))
+        for task in config["tasks"]
+        for run in config["runs"]
+        for seed in config["sampling"]["seeds"]
+    }
+    return extraction | training
+
+
+def model_jobs(jobs, model: str) -> set[tuple]:
+    return {
+        (job.rule, job.wildcards["task"], job.wildcards.get("protocol"), job.wildcards.get("sampling"), job.wildcards.get("seed"))
+        for job in jobs
+        if job.wildcards.get("model") == model and job.rule in {"extract", "train"}
+    }
+
+
+def test_an_unchanged_config_plans_nothing(completed, demo_config):
+    assert planned_for(completed, demo_config) == []
+
+
+def test_adding_a_model_plans_only_its_jobs_and_the_report(completed, demo_config):
+    config = copy.deepcopy(demo_config)
+    name, entry = NEW_MODEL
+    config["models"][name] = entry
+    jobs = planned_for(completed, config)
+
+    assert not jobs_of_other_models(jobs, name)
+    assert model_jobs(jobs, name) == expected_model_jobs(config, name)
+    assert {"collect", "report"} <= {job.rule for job in jobs}
+
+
+def test_changing_one_model_reruns_only_that_model(completed, demo_config):
+    config = copy.deepcopy(demo_config)
+    name = sorted(config["models"])[0]
+    config["models"][name]["batch_seconds"] = 7.5  # the job's batching: its features must be redone
+    jobs = planned_for(completed, config)
+
+    assert not jobs_of_other_models(jobs, name)
+    assert model_jobs(jobs, name) == expected_model_jobs(config, name)
+
+
+def test_changing_the_report_settings_reruns_only_the_report(completed, demo_config):
+    config = copy.deepcopy(demo_config)
+    config["report"]["bootstrap"] = config["report"].get("bootstrap", 1000) + 1
+    jobs = planned_for(completed, config)
+
+    assert {job.rule for job in jobs} <= {"report", "all"}
+    assert "report" in {job.rule for job in jobs}
