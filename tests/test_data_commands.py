@@ -157,19 +157,9 @@ def test_stale_subset_list_fails_cleanly(tmp_path, capsys, corpora):
 # --- rules: Snakemake dry runs -------------------------------------------------------------------
 
 
-def merged_config(*names: str) -> dict:
-    """The config Snakemake builds from the repository root: config/config.yaml, then each
-    --configfile merged over it (nested mappings merge, other values are replaced)."""
-
-    def merge(base: dict, update: dict) -> dict:
-        for key, value in update.items():
-            base[key] = merge(base.get(key, {}), value) if isinstance(value, dict) and isinstance(base.get(key), dict) else value
-        return base
-
-    config: dict = {}
-    for name in ("config.yaml", *names):
-        merge(config, yaml.safe_load((REPO / "config" / name).read_text()))
-    return config
+def repo_config(name: str = "config.yaml") -> dict:
+    """A shipped config as Snakemake sees it: a --configfile replaces config/config.yaml."""
+    return yaml.safe_load((REPO / "config" / name).read_text())
 
 
 def rules_of(jobs) -> dict[str, int]:
@@ -180,7 +170,7 @@ def rules_of(jobs) -> dict[str, int]:
 
 
 def test_dry_run_of_the_paper_config_on_real_layouts_plans_the_data_jobs(tmp_path, corpora):
-    config = merged_config("minisuperb.yaml")
+    config = repo_config("minisuperb.yaml")
     for task, settings in corpora.items():
         config["data"][task]["root"] = settings["root"]
     config["runs"] = [{"protocol": "minisuperb", "sampling": "paper"}, {"protocol": "minisuperb", "sampling": "frac0.05"}]
@@ -196,12 +186,13 @@ def test_dry_run_of_the_paper_config_on_real_layouts_plans_the_data_jobs(tmp_pat
 
 
 def test_dry_run_of_the_demo_config_plans_the_demo_corpus_first(tmp_path):
-    jobs = dry_run(tmp_path / "work", merged_config(), targets=["results/data/asr/subsets/extract.txt"])
-    assert rules_of(jobs) == {"demo_corpus": 1, "prepare": 1, "subsample": 1, "extract_list": 1}
+    jobs = dry_run(tmp_path / "work", repo_config(), targets=["results/data/asr/subsets/extract.txt"])
+    # one subsample job per sampling of the demo runs (paper and full)
+    assert rules_of(jobs) == {"demo_corpus": 1, "prepare": 1, "subsample": 2, "extract_list": 1}
 
 
 def test_dry_run_refuses_an_unknown_sampling_before_any_job(tmp_path, corpora):
-    config = merged_config()
+    config = repo_config()
     config["runs"] = [{"protocol": "demo", "sampling": "frac2"}]
     with pytest.raises(Exception, match=r"sampling 'frac2'"):
         dry_run(tmp_path / "work", config, targets=["data"])
@@ -214,4 +205,4 @@ def test_dry_run_refuses_an_unknown_sampling_before_any_job(tmp_path, corpora):
 )
 def test_invalid_data_config_names_the_key(section, key):
     with pytest.raises(MinisuperbError, match=f"key '{key}'"):
-        validate_config({**merged_config(), **section})
+        validate_config({**repo_config(), **section})

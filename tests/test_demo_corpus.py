@@ -231,8 +231,7 @@ def test_speakers_spread_over_genders_and_pitch():
 # Determinism, publishing, bad input
 
 
-def test_same_settings_give_identical_files_and_the_cli_works(corpus, tmp_path, monkeypatch):
-    monkeypatch.setattr(cli, "STAGE_MODULES", ("minisuperb.corpora.demo",))
+def test_same_settings_give_identical_files_and_the_cli_works(corpus, tmp_path):
     again = tmp_path / "again"
     assert cli.main(["demo-corpus", "--out", str(again), "--settings", json.dumps(TINY), "--threads", "1"]) == 0
     assert tree_digest(again) == tree_digest(corpus)
@@ -288,8 +287,7 @@ def test_bad_settings_are_named(settings, expected, tmp_path):
     assert not (tmp_path / "corpus").exists()
 
 
-def test_cli_exits_2_on_bad_settings(tmp_path, monkeypatch, capsys):
-    monkeypatch.setattr(cli, "STAGE_MODULES", ("minisuperb.corpora.demo",))
+def test_cli_exits_2_on_bad_settings(tmp_path, capsys):
     out = str(tmp_path / "corpus")
     assert cli.main(["demo-corpus", "--out", out, "--settings", '{"asr": {"speakers": 0}}']) == 2
     assert "demo.asr.speakers" in capsys.readouterr().err
