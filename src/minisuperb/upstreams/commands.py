@@ -1,0 +1,71 @@
+"""Sub-commands of the features stage: `extract` and `demo-model`."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+from minisuperb.errors import MinisuperbError
+from minisuperb.runtime import set_threads
+
+
+def register(subparsers) -> None:
+    extract = subparsers.add_parser(
+        "extract", help="extract one model's features for one task into a Zarr feature store",
+        description="Extract all hidden states of one model for the utterances of one task "
+                    "into a feature store, and write its summary JSON.")
+    extract.add_argument("--model", required=True, help="model name (the key under `models:`)")
+    extract.add_argument("--model-settings", required=True, type=_json_object,
+                         help="the model's config entry as JSON (loader, name, path, ...)")
+    extract.add_argument("--task", required=True, choices=["asr", "sid", "se", "ss"])
+    extract.add_argument("--manifest-dir", required=True, help="folder of the task's <split>.jsonl manifests")
+    extract.add_argument("--ids", required=True, help="split<TAB>id list of the utterances to extract")
+    extract.add_argument("--out", required=True, help="feature store to write (<model>/<task>.zarr)")
+    extract.add_argument("--summary", required=True, help="summary JSON to write (the store attributes)")
+    extract.add_argument("--threads", type=int, default=1)
+    extract.add_argument("--batch-seconds", type=float, default=None,
+                         help="padded audio seconds per batch (default: the model entry's "
+                              "`batch_seconds`, else 16 on CPU and 64 on GPU)")
+    extract.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
+    extract.set_defaults(func=_extract)
+
+    demo = subparsers.add_parser(
+        "demo-model", help="write a tiny randomly initialised transformers model (demo zoo)",
+        description="Build a tiny random HuBERT or wav2vec 2.0 and save_pretrained it.")
+    demo.add_argument("--kind", required=True, choices=["hubert", "wav2vec2"])
+    demo.add_argument("--out", required=True, help="directory to write")
+    demo.add_argument("--seed", type=int, default=0)
+    demo.add_argument("--layers", type=int, default=2, help="transformer layers")
+    demo.add_argument("--dim", type=int, default=64, help="hidden size")
+    demo.add_argument("--threads", type=int, default=1)
+    demo.set_defaults(func=_demo_model)
+
+
+def _json_object(text: str) -> dict:
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise argparse.ArgumentTypeError(f"not valid JSON: {error}") from error
+    if not isinstance(value, dict):
+        raise argparse.ArgumentTypeError("must be a JSON object (the model's config entry)")
+    return value
+
+
+def _extract(args) -> None:
+    set_threads(args.threads)
+    from minisuperb.upstreams.extract import extract
+
+    if args.batch_seconds is not None and args.batch_seconds <= 0:
+        raise MinisuperbError(f"--batch-seconds must be positive, got {args.batch_seconds}.")
+    extract(args.model, args.model_settings, args.task, args.manifest_dir, args.ids, args.out,
+            args.summary, batch_seconds=args.batch_seconds, device=args.device)
+
+
+def _demo_model(args) -> None:
+    set_threads(args.threads)
+    from minisuperb.upstreams.demo_models import build_demo_model
+
+    if args.layers < 1 or args.dim < 32 or args.dim % 32:
+        raise MinisuperbError(f"demo-model: --layers must be >= 1 and --dim a multiple of 32 "
+                              f"(heads of 32 dims); got --layers {args.layers} --dim {args.dim}.")
+    build_demo_model(args.kind, args.out, args.seed, args.layers, args.dim)

@@ -1,0 +1,93 @@
+"""Model registry: one config entry per model, one loader per kind, one interface out.
+
+An entry (`models: <name>:` in the config) names its `loader`:
+- `s3prl`: an s3prl hub name (`name`), e.g. `fbank`, `hubert`, or `hubert_local` with `path`;
+- `transformers`: a Hugging Face model id or local directory (`path`);
+- `entry_point`: a user's `module:function` (see `minisuperb.upstreams.entry_point`).
+`load_upstream(entry)` returns an `Upstream` (see `minisuperb.upstreams.base`).
+
+Loaders are imported on first use: importing s3prl alone takes seconds.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib
+import json
+from pathlib import Path
+
+from typing import TYPE_CHECKING
+
+from minisuperb.errors import MinisuperbError
+
+if TYPE_CHECKING:  # importing torch is slow, and the Snakefile imports this module
+    from minisuperb.upstreams.base import Upstream
+
+LOADERS = {
+    "s3prl": "minisuperb.upstreams.s3prl_loader",
+    "transformers": "minisuperb.upstreams.hf_loader",
+    "entry_point": "minisuperb.upstreams.entry_point",
+}
+
+# Entry keys that do not change the features: left out of the extraction job's settings (its
+# rerun trigger) and of the model hash, so editing them reruns nothing.
+FEATURE_NEUTRAL_KEYS = ("reference", "batch_seconds")
+# Bytes read from each end of every checkpoint file for its fingerprint (see `model_hash`).
+FINGERPRINT_BYTES = 1 << 20
+
+
+def load_upstream(entry: dict, where: str = "the model entry") -> Upstream:
+    """Build the upstream an entry describes, in eval mode on the CPU."""
+    loader = entry.get("loader")
+    if loader not in LOADERS:
+        raise MinisuperbError(
+            f"{where}: unknown loader {loader!r}; use one of {sorted(LOADERS)} "
+            "(config key models.<name>.loader)."
+        )
+    upstream = importlib.import_module(LOADERS[loader]).load(entry, where)
+    return upstream.eval()
+
+
+def feature_settings(entry: dict) -> dict:
+    """The part of a model entry that determines its features."""
+    return {key: value for key, value in entry.items() if key not in FEATURE_NEUTRAL_KEYS}
+
+
+def model_hash(entry: dict) -> str:
+    """sha256 of the entry's canonical JSON (less FEATURE_NEUTRAL_KEYS) plus a fingerprint of its
+    local checkpoint, if any.
+
+    Editing the entry or replacing the checkpoint at the same path changes the hash, so a store
+    extracted from another model version is refused. The fingerprint takes each file's relative
+    name, size and the sha256 of its first and last MiB, not the whole content: hashing a 1 GB
+    checkpoint in full would cost seconds per job, and retrained weights differ everywhere.
+    Modification times are left out so that copying a checkpoint keeps its hash.
+    """
+    payload = {"entry": feature_settings(entry), "checkpoint": _fingerprint(entry.get("path"))}
+    canonical = json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+def _fingerprint(path: str | None) -> list | None:
+    if not path or not Path(path).exists():
+        return None  # a hub id: the entry names the weights
+    root = Path(path)
+    if root.is_file():
+        return [[root.name, root.stat().st_size, _ends_digest(root)]]
+    # Hidden files (e.g. Snakemake's .snakemake_timestamp) are bookkeeping, not the model.
+    files = sorted(
+        f for f in root.rglob("*")
+        if f.is_file() and not any(part.startswith(".") for part in f.relative_to(root).parts)
+    )
+    return [[f.relative_to(root).as_posix(), f.stat().st_size, _ends_digest(f)] for f in files]
+
+
+def _ends_digest(path: Path) -> str:
+    digest = hashlib.sha256()
+    size = path.stat().st_size
+    with path.open("rb") as handle:
+        digest.update(handle.read(FINGERPRINT_BYTES))
+        if size > FINGERPRINT_BYTES:
+            handle.seek(max(FINGERPRINT_BYTES, size - FINGERPRINT_BYTES))
+            digest.update(handle.read())
+    return digest.hexdigest()
