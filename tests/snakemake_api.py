@@ -11,6 +11,7 @@ paths in it (e.g. `results`) are relative to `workdir`, where nothing of the rep
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -30,19 +31,25 @@ class PlannedJob:
     params: dict
 
 
-def dry_run(workdir: str | Path, config: dict, targets: list[str] | None = None) -> list[PlannedJob]:
-    """The jobs `snakemake -n [targets]` would run, sorted by rule and output."""
-    workdir = Path(workdir).resolve()
-    workdir.mkdir(parents=True, exist_ok=True)
-    config_path = workdir / "dry_run_config.yaml"
+@contextmanager
+def open_workflow(workdir: Path, config: dict, name: str = "dry_run_config.yaml"):
+    """The repository's workflow on `config` (written to `workdir/name`, passed like --configfile)."""
+    config_path = workdir / name
     config_path.write_text(yaml.safe_dump(config, sort_keys=False))
     with SnakemakeApi(OutputSettings(quiet={Quietness.ALL})) as api:
-        workflow_api = api.workflow(
+        yield api.workflow(
             resource_settings=ResourceSettings(cores=1),
             config_settings=ConfigSettings(configfiles=[config_path]),
             snakefile=SNAKEFILE,
             workdir=workdir,
         )
+
+
+def dry_run(workdir: str | Path, config: dict, targets: list[str] | None = None) -> list[PlannedJob]:
+    """The jobs `snakemake -n [targets]` would run, sorted by rule and output."""
+    workdir = Path(workdir).resolve()
+    workdir.mkdir(parents=True, exist_ok=True)
+    with open_workflow(workdir, config) as workflow_api:
         dag_api = workflow_api.dag(DAGSettings(targets=frozenset(targets or ())))
         dag_api.execute_workflow(executor="dryrun")
         # The API has no public accessor for the planned jobs; the DAG is on the workflow object.

@@ -23,11 +23,9 @@ from pathlib import Path
 
 import pytest
 import yaml
-from snakemake.api import SnakemakeApi
-from snakemake.settings.enums import Quietness
-from snakemake.settings.types import ConfigSettings, DAGSettings, OutputSettings, ResourceSettings
+from snakemake.settings.types import DAGSettings
 
-from snakemake_api import SNAKEFILE, dry_run
+from snakemake_api import dry_run, open_workflow
 
 REPO = Path(__file__).resolve().parents[1]
 NEW_MODEL = ("mel", {"loader": "s3prl", "name": "mel", "reference": None})
@@ -44,15 +42,7 @@ AGGREGATION_AND_REPORT = rules_of("report") | {"all"}
 
 def complete_run(workdir: Path, config: dict) -> None:
     """Make `workdir` look like the aftermath of a complete run of `config` (see module doc)."""
-    config_path = workdir / "complete_run_config.yaml"
-    config_path.write_text(yaml.safe_dump(config, sort_keys=False))
-    with SnakemakeApi(OutputSettings(quiet={Quietness.ALL})) as api:
-        workflow_api = api.workflow(
-            resource_settings=ResourceSettings(cores=1),
-            config_settings=ConfigSettings(configfiles=[config_path]),
-            snakefile=SNAKEFILE,
-            workdir=workdir,
-        )
+    with open_workflow(workdir, config, "complete_run_config.yaml") as workflow_api:
         dag_api = workflow_api.dag(DAGSettings())
         dag_api.execute_workflow(executor="touch")
         levels = [[path for job in level for path in job.output] for level in workflow_api._workflow.dag.toposorted()]
