@@ -24,13 +24,6 @@ from minisuperb.corpora.commands import read_corpus
 from minisuperb.errors import MinisuperbError
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    import torch
-
-    torch.set_num_threads(1)
-
-
 @pytest.fixture
 def no_decoding(monkeypatch):
     """Readers must take durations from headers (or CSVs), never by decoding audio."""

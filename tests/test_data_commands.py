@@ -20,13 +20,6 @@ SPLITS = ("train", "dev", "test")
 SMALL_PAPER = {"asr": {"fraction": 0.5}, "sid": {"k": 2}, "se": {"train": 3, "dev": 2}, "ss": {"train": 2, "dev": 2}}
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    import torch
-
-    torch.set_num_threads(1)
-
-
 @pytest.fixture(scope="module")
 def corpora(tmp_path_factory):
     root = tmp_path_factory.mktemp("corpora")

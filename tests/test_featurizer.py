@@ -8,11 +8,6 @@ import torch
 from minisuperb.featurizer import Featurizer, spec_augment
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    torch.set_num_threads(1)
-
-
 def test_weights_start_uniform_and_layers_are_normalised_without_affine():
     torch.manual_seed(0)
     features = torch.randn(2, 5, 3, 8) * torch.tensor([1.0, 10.0, 100.0])[None, None, :, None] + 7.0

@@ -10,7 +10,6 @@ import subprocess
 import sys
 import textwrap
 import warnings
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -24,11 +23,6 @@ LAYERS, DIM = 3, 8
 # float16 keeps 11 significant bits: round-to-nearest is within 2^-11 relative (normal range),
 # and within half the smallest subnormal step (2^-25) near zero.
 FLOAT16_RELATIVE, FLOAT16_ABSOLUTE = 2.0**-11, 2.0**-25
-
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    torch.set_num_threads(1)
 
 
 def make_utterances(count: int, seed: int = 0, max_frames: int = 400) -> dict[str, np.ndarray]:

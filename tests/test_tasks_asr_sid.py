@@ -16,11 +16,6 @@ from minisuperb.tasks.sid import SidTask, class_ids
 from test_train import run_toy, toy_asr, toy_settings, toy_sid
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    torch.set_num_threads(1)
-
-
 def test_registry_names_every_task():
     assert list(TASKS) == ["asr", "sid", "se", "ss"]
     assert TASKS["asr"] is AsrTask and TASKS["sid"] is SidTask and "se" in TASKS

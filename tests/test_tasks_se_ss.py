@@ -33,14 +33,6 @@ SS_SETTINGS = {**resolve_settings("minisuperb", "ss"), **TINY_HEAD}
 STORE_50HZ = {"frame_rate": 50, "num_layers": 2, "dim": 257}
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 # --- alignment -----------------------------------------------------------------------------
 
 

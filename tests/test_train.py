@@ -27,11 +27,6 @@ SPLITS = ("train", "dev", "test")
 REPO = Path(__file__).resolve().parents[1]
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    torch.set_num_threads(1)
-
-
 # --- toy corpora ----------------------------------------------------------------------------------
 
 TOY_WORDS = ("CAB", "BAD", "ACE", "BED", "DEAD", "FACE")

@@ -47,7 +47,7 @@ def count_setting(variable: str, default: int) -> int:
     if value < 0:
         raise MinisuperbError(
             f"environment variable {variable}={raw!r} is not a count: set it to 0, 1, 2, ... "
-            f"(used by the Snakemake profiles in profiles/; see "Running at scale" in README.md)."
+            f"(used by the Snakemake profiles in profiles/; see 'Running at scale' in README.md)."
         )
     return value
 
