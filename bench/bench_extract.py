@@ -6,17 +6,17 @@ batch size 1 in float32 under `torch.no_grad()` and `torch.save`s a tuple of eve
 `minisuperb.upstreams.extract.extract`: length-bucketed batches, `inference_mode`, float32 with
 linear layers on oneDNN (or bfloat16 autocast, `--precisions bfloat16`), a float16 compressed
 Zarr store, the padding probe and MAC counting included. A third method, the reference loop with
-our float32 linear layers, separates the kernels' share of the gain from the rest. Both run the same model (a randomly initialised transformers wav2vec 2.0 Base shape:
-12 layers of 768, group-norm conv front end; or `--shape tiny`, the demo zoo's HuBERT) on the
-same synthetic speech-like audio, in one process, alternating methods over `--repeats` rounds;
-each method's best round (by wall time) is reported, with its wall time and its CPU time (this
-process, all threads: steadier than wall time on a shared machine). Both include loading the
-model.
+our float32 linear layers, separates the kernels' share of the gain from the rest. All run the
+same model (a randomly initialised transformers wav2vec 2.0 Base shape: 12 layers of 768,
+group-norm conv front end; or `--shape tiny`, the demo zoo's HuBERT) on the same synthetic
+speech-like audio, in one process, alternating methods over `--repeats` rounds; each method's
+best round (by wall time) is reported, with its wall time and its CPU time (this process, all
+threads: steadier than wall time on a shared machine). All include loading the model.
 
     .venv/bin/python bench/bench_extract.py --minutes 2.5 --threads 2 --repeats 3 --batch-seconds 16 1 \
         --precisions float32 bfloat16
     .venv/bin/python bench/bench_extract.py --shape tiny --layers 2 --shortest 1 --longest 2.5 \
-        --minutes 5 --threads 1 --repeats 2 --batch-seconds 16 1
+        --minutes 5 --threads 1 --repeats 3 --batch-seconds 16 1 --precisions float32 bfloat16
 """
 
 from __future__ import annotations

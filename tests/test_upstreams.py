@@ -20,11 +20,6 @@ from minisuperb.upstreams.macs import count_macs
 LENGTHS = [16000, 9000, 4000]
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    torch.set_num_threads(1)
-
-
 @pytest.fixture(scope="module")
 def demo_dirs(tmp_path_factory):
     root = tmp_path_factory.mktemp("models")

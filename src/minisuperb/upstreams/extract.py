@@ -43,14 +43,20 @@ log = logging.getLogger(__name__)
 # slower than small ones (BENCHMARKS.md, "Extraction"), while small models still gain from a few.
 DEFAULT_BATCH_SECONDS = {"cpu": 16.0, "cuda": 64.0}
 POOLED_TASKS = {"sid"}  # the reference stores SID as per-layer time averages
-# CPU compute precisions (a model entry's `precision`). bfloat16 autocast runs a Base-size model
-# ~2.5x faster on CPUs with avx512_bf16 but moves its features by ~1.5% (BENCHMARKS.md,
-# "Extraction"), 50x the float16 storage rounding, so float32 is the default.
+# CPU compute precisions (a model entry's `precision`). On this project's avx512_bf16 CPU,
+# bfloat16 autocast runs a Base-size model's forward 2.5x faster than stock float32 but moves
+# every layer's features by 1-2% relative (BENCHMARKS.md, "Extraction"), ~50x the float16
+# storage rounding, so float32 is the default.
 PRECISIONS = ("float32", "bfloat16")
 # Batched vs alone: allowed max abs difference, relative to the features' magnitude (at least 1),
 # by compute precision. float32 differs by ~1e-6 from reordered sums; the store keeps float16
 # (~1e-3); float16 and bfloat16 round every matmul.
 PROBE_TOLERANCE = {"float32": 1e-3, "float16": 2e-2, "bfloat16": 5e-2}
+
+
+# oneDNN builds a kernel for each new input shape (~0.4 ms); below this many MACs per call that
+# costs more than it saves, e.g. the demo models' 64-dim layers (measured 0.84x there).
+ONEDNN_MIN_MACS = 1 << 24
 
 
 class OneDnnLinear(nn.Linear):
@@ -59,6 +65,8 @@ class OneDnnLinear(nn.Linear):
     parameters, so code reading `.weight` still works; differs from nn.Linear by ~1e-6."""
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if x.numel() * self.out_features < ONEDNN_MIN_MACS:
+            return super().forward(x)
         # The private op behind torch.compile's CPU linear; the weight needs no prepacking.
         return torch.ops.mkldnn._linear_pointwise(x, self.weight, self.bias, "none", [], "")
 
@@ -168,7 +176,8 @@ def load_batch(utterances: list[Utterance], min_samples: int) -> Batch:
 
 
 class Runner:
-    """Runs an upstream on batches and returns each utterance's features `[T, L, D]`."""
+    """Runs an upstream on batches and returns each utterance's features `[T, L, D]`. A float32
+    CPU runner moves the upstream's linear layers to oneDNN, in place."""
 
     def __init__(self, upstream: Upstream, device: torch.device, precision: str = "float32"):
         self.upstream = upstream
