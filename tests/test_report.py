@@ -1,7 +1,6 @@
 """The report stage end to end on a small fixture of finished runs: collect -> report, the files
 it writes, its bad-input messages, and the HTML rendered in headless Chromium."""
 
-import argparse
 import json
 import os
 import shutil
@@ -17,7 +16,8 @@ import yaml
 from minisuperb.cli import main
 from minisuperb.errors import MinisuperbError
 from minisuperb.report.build import OUTPUTS
-from minisuperb.report.commands import register, report_settings
+from minisuperb.cli import run as cli
+from minisuperb.report.commands import report_settings
 
 TASKS = ("asr", "sid", "se", "ss")
 REFERENCES = {"fbank": "FBANK", "w2v2": "wav2vec 2.0 Base", "hubert": "HuBERT Base",
@@ -102,13 +102,6 @@ def workdir(tmp_path):
 SETTINGS = {"mini_run": {"protocol": "demo", "sampling": "paper"},
             "full_run": {"protocol": "demo_full", "sampling": "full"},
             "points": "run", "baseline_model": "fbank", "bootstrap": 200, "seed": 0}
-
-
-def cli(argv):
-    parser = argparse.ArgumentParser()
-    register(parser.add_subparsers())
-    args = parser.parse_args(argv)
-    args.func(args)
 
 
 def collect(root):

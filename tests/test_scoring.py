@@ -1,6 +1,5 @@
 """SUPERB and MiniSUPERB scores: the website's published values, invariances, bad tables."""
 
-import argparse
 import math
 
 import pandas as pd
@@ -8,7 +7,7 @@ import pytest
 
 from minisuperb import scoring
 from minisuperb.errors import MinisuperbError
-from minisuperb.report.commands import register
+from minisuperb.cli import run as cli
 
 # The Public Set ("SUPERB Score") column of MiniSUPERB's results figure, which equals the SUPERB
 # website's rounded Public Set score (config/reference/README.md).
@@ -17,13 +16,6 @@ PUBLISHED_PUBLIC = {
     "HuBERT Large": 921, "HuBERT Base": 778, "wav2vec 2.0 Base": 674, "DeCoAR 2.0": 380,
     "TERA": 106, "modified CPC": 246, "FBANK": 0,
 }
-
-
-def cli(argv):
-    parser = argparse.ArgumentParser()
-    register(parser.add_subparsers())
-    args = parser.parse_args(argv)
-    args.func(args)
 
 
 def test_public_set_reproduces_the_published_scores(tmp_path):

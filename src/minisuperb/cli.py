@@ -46,9 +46,19 @@ def _command_name(argv: list[str]) -> str | None:
     return next((arg for arg in argv if not arg.startswith("-")), None)
 
 
+def parse(argv: list[str]) -> argparse.Namespace:
+    return build_parser(_command_name(argv)).parse_args(argv)
+
+
+def run(argv: list[str]) -> None:
+    """Run one sub-command in this process; a user error raises MinisuperbError."""
+    args = parse(argv)
+    args.func(args)
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
-    args = build_parser(_command_name(argv)).parse_args(argv)
+    args = parse(argv)
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
