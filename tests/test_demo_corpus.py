@@ -124,7 +124,7 @@ def test_voxceleb_layout(corpus):
 
 def test_voicebank_layout_rate_and_snr(corpus):
     root = corpus / "VoiceBank-DEMAND"
-    for split, (clean_folder, noisy_folder) in demo.VOICEBANK_FOLDERS.items():
+    for split, (noisy_folder, clean_folder) in demo.VOICEBANK_FOLDERS.items():
         clean = sorted(p.name for p in (root / clean_folder).glob("*.wav"))
         assert clean == sorted(p.name for p in (root / noisy_folder).glob("*.wav"))
         assert all(re.fullmatch(r"p\d{3}_\d{3}\.wav", name) for name in clean)

@@ -7,6 +7,7 @@ top-level keys, so a typo fails before any job starts, with the key named.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -56,6 +57,9 @@ def _with_defaults(validator_class):
     return jsonschema.validators.extend(validator_class, {"properties": set_defaults})
 
 
+_Validator = _with_defaults(jsonschema.Draft7Validator)
+
+
 def _copy(value):
     return yaml.safe_load(yaml.safe_dump(value))
 
@@ -80,7 +84,7 @@ def validate_config(config: dict, schema_dir: str | Path = SCHEMA_DIR, source: s
     Raises MinisuperbError naming the offending key and the file it came from.
     """
     schema = load_schema(schema_dir)
-    _check(_with_defaults(jsonschema.Draft7Validator)(schema), config, (), source)
+    _check(_Validator(schema), config, (), source)
     return config
 
 
@@ -94,10 +98,21 @@ def validate_section(settings, key: tuple[str, ...], source: str = "--settings")
     subschema = schema
     for part in key:
         subschema = subschema["properties"][part]
-    validator = _with_defaults(jsonschema.Draft7Validator)({**subschema, "definitions": schema["definitions"]})
+    validator = _Validator({**subschema, "definitions": schema["definitions"]})
     settings = _copy(settings)
     _check(validator, settings, key, source)
     return settings
+
+
+def json_object(text: str, option: str) -> dict:
+    """The JSON object a sub-command option carries (e.g. a config section on `--settings`)."""
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise MinisuperbError(f"{option} is not valid JSON ({error}): {text[:200]}") from error
+    if not isinstance(value, dict):
+        raise MinisuperbError(f"{option} must be a JSON object, got: {text[:200]}")
+    return value
 
 
 def load_config(path: str | Path, schema_dir: str | Path = SCHEMA_DIR) -> dict:

@@ -1,4 +1,4 @@
-"""Process-level settings every job applies before heavy work."""
+"""Process-level settings every job that runs torch applies before heavy work."""
 
 from __future__ import annotations
 

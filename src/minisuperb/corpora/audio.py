@@ -11,7 +11,6 @@ from typing import Sequence
 
 import numpy as np
 import soundfile as sf
-from scipy.signal import resample_poly
 
 from minisuperb.errors import MinisuperbError
 
@@ -64,6 +63,15 @@ def read_infos(paths: Sequence[str | Path], threads: int = 1) -> list[AudioInfo]
         return list(pool.map(info, paths))
 
 
+def resample(wav: np.ndarray, rate_in: int, rate_out: int) -> np.ndarray:
+    """Polyphase resampling; float32 input stays float32."""
+    # Imported here: scipy.signal takes ~0.6 s to import, and most data jobs never resample.
+    from scipy.signal import resample_poly
+
+    divisor = gcd(rate_in, rate_out)
+    return resample_poly(wav, rate_out // divisor, rate_in // divisor)
+
+
 def load(path: str | Path, target_rate: int = TARGET_RATE) -> np.ndarray:
     """Decode `path` to float32 mono at `target_rate` (polyphase resampling when needed)."""
     try:
@@ -76,6 +84,5 @@ def load(path: str | Path, target_rate: int = TARGET_RATE) -> np.ndarray:
         raise MinisuperbError(f"audio file {path} is empty (0 samples). Remove it or replace it.")
     wav = wav.mean(axis=1) if wav.shape[1] > 1 else wav[:, 0]
     if rate != target_rate:
-        divisor = gcd(rate, target_rate)
-        wav = resample_poly(wav, target_rate // divisor, rate // divisor).astype(np.float32)
+        wav = resample(wav, rate, target_rate)
     return np.ascontiguousarray(wav, dtype=np.float32)

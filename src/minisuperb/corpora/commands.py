@@ -2,6 +2,9 @@
 subset lists of one sampling and seed) and `extract-list` (the union of the subset lists: what
 feature extraction must cover, plus hours per split and subset). `demo-corpus` comes from
 `minisuperb.corpora.demo`.
+
+None of them calls `runtime.set_threads`: they run no torch and no BLAS, and importing torch to
+bound it would cost each of these small jobs about two seconds.
 """
 
 from __future__ import annotations
@@ -11,17 +14,14 @@ import json
 import logging
 from pathlib import Path
 
-
-from minisuperb.config import validate_section
+from minisuperb.config import json_object, validate_section
 from minisuperb.corpora import demo
 from minisuperb.corpora.librimix import read_librimix
 from minisuperb.corpora.librispeech import read_librispeech
-from minisuperb.corpora.manifest import read_ids, read_manifest, select, write_ids, write_manifest
+from minisuperb.corpora.manifest import read_ids, read_manifest, select, write_ids, write_lines, write_manifest
 from minisuperb.corpora.sampling import SPLITS, hours, subsample, union
 from minisuperb.corpora.voicebank import read_voicebank
 from minisuperb.corpora.voxceleb1 import read_voxceleb1
-from minisuperb.errors import MinisuperbError
-from minisuperb.runtime import set_threads
 
 log = logging.getLogger(__name__)
 
@@ -31,36 +31,27 @@ READERS = {"asr": read_librispeech, "sid": read_voxceleb1, "se": read_voicebank,
 def read_corpus(task: str, settings: dict, threads: int = 1) -> dict[str, list[dict]]:
     """{split: records} of a task's corpus; `settings` is the config's `data.<task>` (defaults
     are filled in and the settings are checked against config/schema/data.schema.yaml)."""
-    return READERS[task](task_settings(settings, ("data", task)), threads)
+    return READERS[task](validate_section(settings, ("data", task)), threads)
 
 
-def task_settings(settings: dict, key: tuple[str, ...]) -> dict:
-    """`settings` validated against the schema of the config key `key`, with defaults filled in."""
-    return validate_section(settings, key)
+def read_manifests(folder: Path) -> dict[str, list[dict]]:
+    return {split: read_manifest(folder / f"{split}.jsonl") for split in SPLITS}
 
 
-def _json_argument(text: str, option: str) -> dict:
-    try:
-        value = json.loads(text)
-    except json.JSONDecodeError as error:
-        raise MinisuperbError(f"{option} is not valid JSON ({error}): {text[:200]}") from error
-    if not isinstance(value, dict):
-        raise MinisuperbError(f"{option} must be a JSON object, got: {text[:200]}")
-    return value
+def read_subset(folder: Path) -> dict[str, list[str]]:
+    return {split: read_ids(folder / f"{split}.txt") for split in SPLITS}
 
 
 def run_prepare(args: argparse.Namespace) -> None:
-    set_threads(args.threads)
-    splits = read_corpus(args.task, _json_argument(args.settings, "--settings"), args.threads)
+    splits = read_corpus(args.task, json_object(args.settings, "--settings"), args.threads)
     for split in SPLITS:
         count = write_manifest(splits[split], Path(args.out_dir) / f"{split}.jsonl")
         log.info("%s %s: %d utterances, %.3f h", args.task, split, count, hours(splits[split]))
 
 
 def run_subsample(args: argparse.Namespace) -> None:
-    set_threads(args.threads)
-    paper = task_settings(_json_argument(args.settings, "--settings"), ("sampling", "paper", args.task))
-    manifests = {split: read_manifest(Path(args.manifest_dir) / f"{split}.jsonl") for split in SPLITS}
+    paper = validate_section(json_object(args.settings, "--settings"), ("sampling", "paper", args.task))
+    manifests = read_manifests(Path(args.manifest_dir))
     subsets = subsample(manifests, args.sampling, args.seed, paper, args.task)
     for split in SPLITS:
         write_ids(subsets[split], Path(args.out_dir) / f"{split}.txt")
@@ -68,41 +59,31 @@ def run_subsample(args: argparse.Namespace) -> None:
                  len(subsets[split]), len(manifests[split]))
 
 
-def read_subset(folder: Path) -> dict[str, list[str]]:
-    return {split: read_ids(folder / f"{split}.txt") for split in SPLITS}
-
-
-def split_stats(records: list[dict], ids: list[str], where: str) -> dict:
-    chosen = select(records, ids, where)
-    return {"utterances": len(chosen), "hours": hours(chosen)}
+def totals(records: list[dict]) -> dict:
+    return {"utterances": len(records), "hours": hours(records)}
 
 
 def extract_stats(manifests: dict[str, list[dict]], subsets: dict[str, dict], needed: dict[str, list[str]]) -> dict:
     """Utterances and hours per split: of the manifests, of each subset, and of their union."""
     def stats_of(subset: dict[str, list[str]], name: str) -> dict:
-        return {split: split_stats(manifests[split], subset[split], f"{name} {split}") for split in SPLITS}
+        return {split: totals(select(manifests[split], subset[split], f"{name} {split}")) for split in SPLITS}
 
     return {
-        "manifest": {split: {"utterances": len(manifests[split]), "hours": hours(manifests[split])} for split in SPLITS},
+        "manifest": {split: totals(manifests[split]) for split in SPLITS},
         "subsets": {name: stats_of(subset, f"subset {name}") for name, subset in sorted(subsets.items())},
         "extract": stats_of(needed, "the extraction list"),
     }
 
 
 def run_extract_list(args: argparse.Namespace) -> None:
-    set_threads(args.threads)
-    manifests = {split: read_manifest(Path(args.manifest_dir) / f"{split}.jsonl") for split in SPLITS}
+    manifests = read_manifests(Path(args.manifest_dir))
     # A subset folder is .../subsets/<sampling>/seed<seed>; its name in the stats is <sampling>/seed<seed>.
     subsets = {f"{Path(folder).parent.name}/{Path(folder).name}": read_subset(Path(folder)) for folder in args.subset_dirs}
     needed = union(list(subsets.values()))
     stats = extract_stats(manifests, subsets, needed)
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_suffix(".tmp")
-    tmp.write_text("".join(f"{split}\t{utt_id}\n" for split in SPLITS for utt_id in needed[split]), encoding="utf-8")
-    tmp.replace(out)
+    write_lines((f"{split}\t{utt_id}" for split in SPLITS for utt_id in needed[split]), args.out)
     Path(args.stats).write_text(json.dumps(stats, indent=2, sort_keys=True) + "\n", encoding="utf-8")
-    log.info("extraction list %s: %s", out, {split: len(needed[split]) for split in SPLITS})
+    log.info("extraction list %s: %s", args.out, {split: len(needed[split]) for split in SPLITS})
 
 
 def register(subparsers) -> None:

@@ -23,15 +23,20 @@ import shutil
 import time
 from collections import Counter, defaultdict
 from dataclasses import asdict, dataclass
-from math import ceil, gcd
+from math import ceil
 from pathlib import Path
 
 import numpy as np
 import soundfile as sf
-from scipy.signal import resample_poly
 
-from minisuperb.config import validate_section
+from minisuperb.config import json_object, validate_section
 from minisuperb.corpora import espeak
+from minisuperb.corpora.audio import resample
+from minisuperb.corpora.librimix import COLUMNS as LIBRI2MIX_COLUMNS
+from minisuperb.corpora.librimix import PART_OF_SPLIT as LIBRI2MIX_SPLITS
+from minisuperb.corpora.voicebank import TEST_FOLDERS, TRAIN_FOLDERS
+from minisuperb.corpora.voxceleb1 import FIRST_SPEAKER as VOXCELEB_FIRST_ID
+from minisuperb.corpora.voxceleb1 import SPLIT_OF_CODE
 from minisuperb.errors import MinisuperbError
 
 log = logging.getLogger(__name__)
@@ -72,8 +77,7 @@ LIBRISPEECH_SPLITS = {"train": "train-clean-100", "dev": "dev-clean", "test": "t
 LIBRISPEECH_RATE = 16_000
 
 VOXCELEB_RATE = 16_000
-VOXCELEB_FIRST_ID = 10001  # s3prl's label is int(id[2:]) - 10001
-VOXCELEB_SPLIT_LABELS = {"train": 1, "dev": 2, "test": 3}
+VOXCELEB_SPLIT_LABELS = {split: int(code) for code, split in SPLIT_OF_CODE.items()}  # iden_split.txt codes
 VIDEOS_PER_SPEAKER = 3
 YOUTUBE_ID_CHARS = tuple("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")
 
@@ -84,10 +88,7 @@ VOICEBANK_TRAIN_SPEAKERS = (
     "p269 p270 p273 p274 p276 p277 p278 p279 p282 p286"
 ).split()
 VOICEBANK_TEST_SPEAKERS = ("p232", "p257")
-VOICEBANK_FOLDERS = {
-    "train": ("clean_trainset_28spk_wav", "noisy_trainset_28spk_wav"),
-    "test": ("clean_testset_wav", "noisy_testset_wav"),
-}
+VOICEBANK_FOLDERS = {"train": TRAIN_FOLDERS, "test": TEST_FOLDERS}  # (noisy, clean)
 VOICEBANK_SNRS_DB = {"train": (15.0, 10.0, 5.0, 0.0), "test": (17.5, 12.5, 7.5, 2.5)}
 NOISE_KINDS = ("white", "pink", "brown", "babble", "hum")
 COLOURED_NOISE_EXPONENTS = {"white": 0, "pink": 1, "brown": 2}  # power spectrum ~ 1/f^exponent
@@ -96,8 +97,6 @@ HUM_HARMONICS = 8
 MAX_PEAK = 0.99
 
 LIBRI2MIX_RATE = 16_000
-LIBRI2MIX_SPLITS = {"train": "train-100", "dev": "dev", "test": "test"}
-LIBRI2MIX_COLUMNS = ("mixture_ID", "mixture_path", "source_1_path", "source_2_path", "length")
 SOURCE_RMS_DBFS = (-33.0, -25.0)  # level of the first source
 RELATIVE_LEVEL_DB = 5.0  # the second source is within +-5 dB of the first
 MIX_PEAK = 0.9
@@ -190,11 +189,6 @@ def trim_silence(wav: np.ndarray, rate: int, threshold: float = 0.02, margin_s: 
     loud = np.flatnonzero(np.abs(wav) > threshold * np.abs(wav).max())
     margin = int(margin_s * rate)
     return wav[max(0, loud[0] - margin) : loud[-1] + margin + 1]
-
-
-def resample(wav: np.ndarray, rate_in: int, rate_out: int) -> np.ndarray:
-    divisor = gcd(rate_in, rate_out)
-    return resample_poly(wav, rate_out // divisor, rate_in // divisor)
 
 
 def speak(speaker: Speaker, words: list[str], rate_out: int, rng: np.random.Generator) -> np.ndarray:
@@ -349,7 +343,7 @@ def write_voicebank(root: Path, sizes: dict, texts: Texts, rng: np.random.Genera
         babble_pool = [other for _, other_speaker, _, other in clean if other_speaker != speaker_id]
         noise = make_noise(rng.choice(NOISE_KINDS), len(wav), VOICEBANK_RATE, rng, babble_pool)
         clean_wav, noisy_wav = add_noise(wav, noise, float(rng.choice(VOICEBANK_SNRS_DB[split])))
-        clean_folder, noisy_folder = VOICEBANK_FOLDERS[split]
+        noisy_folder, clean_folder = VOICEBANK_FOLDERS[split]
         write_audio(root / clean_folder / f"{utterance_id}.wav", clean_wav, VOICEBANK_RATE)
         write_audio(root / noisy_folder / f"{utterance_id}.wav", noisy_wav, VOICEBANK_RATE)
         seconds[split] += len(wav) / VOICEBANK_RATE
@@ -469,15 +463,10 @@ def generate(out: str | Path, settings: dict) -> dict:
 
 
 def run_demo_corpus(args) -> None:
-    from minisuperb.runtime import set_threads
-
-    set_threads(args.threads)
-    try:
-        settings = json.loads(args.settings)
-    except json.JSONDecodeError as error:
-        raise MinisuperbError(f"--settings is not valid JSON ({error}); pass the config's `demo` section.") from error
+    # No runtime.set_threads: nothing here is multi-threaded (eSpeak, numpy's FFT, scipy's
+    # resampling), and importing torch to bound its threads would cost this job about two seconds.
     started = time.perf_counter()
-    summary = generate(args.out, settings)
+    summary = generate(args.out, json_object(args.settings, "--settings"))
     log.info("demo corpus: %.4f h of audio written to %s in %.1f s", summary["total_hours"], args.out, time.perf_counter() - started)
 
 

@@ -18,14 +18,20 @@ from typing import Iterable
 from minisuperb.errors import MinisuperbError
 
 
-def write_manifest(records: Iterable[dict], path: str | Path) -> int:
+def write_lines(lines: Iterable[str], path: str | Path) -> int:
+    """Write one line per item through a temporary sibling renamed into place, so a killed job
+    never leaves a half-written file; returns the number of lines."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    lines = [json.dumps(record, sort_keys=True, ensure_ascii=False) for record in records]
+    lines = list(lines)
     tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text("".join(line + "\n" for line in lines), encoding="utf-8")
+    tmp.write_text("".join(f"{line}\n" for line in lines), encoding="utf-8")
     tmp.replace(path)
     return len(lines)
+
+
+def write_manifest(records: Iterable[dict], path: str | Path) -> int:
+    return write_lines((json.dumps(record, sort_keys=True, ensure_ascii=False) for record in records), path)
 
 
 def read_manifest(path: str | Path) -> list[dict]:
@@ -37,11 +43,7 @@ def read_manifest(path: str | Path) -> list[dict]:
 
 
 def write_ids(ids: Iterable[str], path: str | Path) -> None:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text("".join(f"{utt_id}\n" for utt_id in ids), encoding="utf-8")
-    tmp.replace(path)
+    write_lines(ids, path)
 
 
 def read_ids(path: str | Path) -> list[str]:

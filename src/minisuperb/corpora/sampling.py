@@ -90,7 +90,7 @@ def subsample(manifests: dict[str, list[dict]], sampling: str, seed: int, paper:
     """{split: sorted ids} of one (sampling, seed)."""
     rules = plan(sampling, paper)
     return {
-        split: select(manifests[split], rules[split], seed_rng(seed, split), f"task {task}, sampling '{sampling}', split {split}")
+        split: draw(manifests[split], rules[split], seed_rng(seed, split), f"task {task}, sampling '{sampling}', split {split}")
         for split in SPLITS
     }
 
@@ -100,7 +100,8 @@ def seed_rng(seed: int, split: str) -> np.random.Generator:
     return np.random.default_rng([seed, SPLITS.index(split)])
 
 
-def select(records: list[dict], rule: Rule, rng: np.random.Generator, where: str) -> list[str]:
+def draw(records: list[dict], rule: Rule, rng: np.random.Generator, where: str) -> list[str]:
+    """The sorted ids of `records` that `rule` picks."""
     ids = sorted(record["id"] for record in records)
     if rule.kind == "all":
         return ids
@@ -166,8 +167,6 @@ def union(subsets: list[dict[str, list[str]]]) -> dict[str, list[str]]:
     return {split: sorted({utt_id for subset in subsets for utt_id in subset[split]}) for split in SPLITS}
 
 
-def hours(records: list[dict], ids: list[str] | None = None) -> float:
-    """Audio hours of `records`, or of the records among `ids`."""
-    chosen = set(ids) if ids is not None else None
-    samples = sum(r["num_samples"] for r in records if chosen is None or r["id"] in chosen)
-    return samples / TARGET_RATE / 3600
+def hours(records: list[dict]) -> float:
+    """Audio hours of `records`."""
+    return sum(r["num_samples"] for r in records) / TARGET_RATE / 3600

@@ -108,9 +108,7 @@ class StoreWriter:
                              f"frame_rate={frame_rate}")
         if codec not in CODECS:
             raise ValueError(f"unknown codec {codec!r}; known: {sorted(CODECS)}")
-        clashes = RESERVED_ATTRS & set(attrs or {})
-        if clashes:
-            raise ValueError(f"attrs may not set the store's own keys {sorted(clashes)}")
+        _refuse_reserved(attrs, "attrs")
         self.path = Path(path)
         self.tmp_path = temporary_path(self.path)
         self.attrs = {
@@ -143,9 +141,7 @@ class StoreWriter:
     def close(self, extra_attrs: dict | None = None) -> dict:
         """Flush, write the index and attributes, the marker, and publish at `path`."""
         self._check_open()
-        clashes = RESERVED_ATTRS & set(extra_attrs or {})
-        if clashes:
-            raise ValueError(f"extra_attrs may not set the store's own keys {sorted(clashes)}")
+        _refuse_reserved(extra_attrs, "extra_attrs")
         self.attrs.update(extra_attrs or {})
         self._guarded("finish the store", self._finish)
         self._guarded(f"publish the store at {self.path}", self._publish)
@@ -260,6 +256,12 @@ class StoreWriter:
                 f"partial store {self.tmp_path} was removed; it had used {_mb(used)} on disk "
                 f"plus {_mb(buffered)} in memory so far. To fix: {fix}, then rerun the "
                 f"extraction.") from error
+
+
+def _refuse_reserved(attrs: dict | None, name: str) -> None:
+    clashes = RESERVED_ATTRS & set(attrs or {})
+    if clashes:
+        raise ValueError(f"{name} may not set the store's own keys {sorted(clashes)}")
 
 
 def _mb(num_bytes: int) -> str:
