@@ -34,17 +34,21 @@ def run_samplings():
     return names
 
 
-def subset_dirs(task):
-    """The subset folder of every configured (sampling, seed) of a task."""
-    return [
-        f"{RESULTS}/data/{task}/subsets/{sampling}/seed{seed}"
-        for sampling in run_samplings()
-        for seed in config["sampling"]["seeds"]
-    ]
+def manifest_dir(task):
+    return f"{RESULTS}/data/{task}/manifest"
 
 
 def manifests(task):
-    return [f"{RESULTS}/data/{task}/manifest/{split}.jsonl" for split in DATA_SPLITS]
+    return [f"{manifest_dir(task)}/{split}.jsonl" for split in DATA_SPLITS]
+
+
+def subset_dir(task, sampling, seed):
+    return f"{RESULTS}/data/{task}/subsets/{sampling}/seed{seed}"
+
+
+def subset_dirs(task):
+    """The subset folder of every configured (sampling, seed) of a task."""
+    return [subset_dir(task, sampling, seed) for sampling in run_samplings() for seed in config["sampling"]["seeds"]]
 
 
 def subset_lists(task):
@@ -75,7 +79,7 @@ rule prepare:
         task=r"asr|sid|se|ss",
     params:
         settings=lambda w: as_json(data_settings(w.task)),
-        out_dir=lambda w: f"{RESULTS}/data/{w.task}/manifest",
+        out_dir=lambda w: manifest_dir(w.task),
     conda:
         JOB_ENV
     log:
@@ -97,8 +101,8 @@ rule subsample:
         seed=r"[0-9]+",
     params:
         settings=lambda w: as_json(config["sampling"]["paper"][w.task]),
-        manifest_dir=lambda w: f"{RESULTS}/data/{w.task}/manifest",
-        out_dir=lambda w: f"{RESULTS}/data/{w.task}/subsets/{w.sampling}/seed{w.seed}",
+        manifest_dir=lambda w: manifest_dir(w.task),
+        out_dir=lambda w: subset_dir(w.task, w.sampling, w.seed),
     conda:
         JOB_ENV
     log:
@@ -120,7 +124,7 @@ rule extract_list:
     wildcard_constraints:
         task=r"asr|sid|se|ss",
     params:
-        manifest_dir=lambda w: f"{RESULTS}/data/{w.task}/manifest",
+        manifest_dir=lambda w: manifest_dir(w.task),
         subset_dirs=lambda w: subset_dirs(w.task),
     conda:
         JOB_ENV

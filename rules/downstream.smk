@@ -27,10 +27,8 @@ def downstream_metrics():
 rule train:
     input:
         summary=f"{RESULTS}/features/{{model}}/{{task}}.json",
-        manifests=lambda w: [f"{RESULTS}/data/{w.task}/manifest/{split}.jsonl" for split in ("train", "dev", "test")],
-        subsets=lambda w: [
-            f"{RESULTS}/data/{w.task}/subsets/{w.sampling}/seed{w.seed}/{split}.txt" for split in ("train", "dev", "test")
-        ],
+        manifests=lambda w: manifests(w.task),
+        subsets=lambda w: [f"{subset_dir(w.task, w.sampling, w.seed)}/{split}.txt" for split in DATA_SPLITS],
     output:
         f"{RESULTS}/downstream/{{protocol}}/{{sampling}}/seed{{seed}}/{{model}}/{{task}}/metrics.json",
     wildcard_constraints:
@@ -46,8 +44,8 @@ rule train:
     params:
         settings=lambda w: as_json(downstream_settings(w.protocol, w.task)),
         store=lambda w: f"{RESULTS}/features/{w.model}/{w.task}.zarr",
-        manifest_dir=lambda w: f"{RESULTS}/data/{w.task}/manifest",
-        subset_dir=lambda w: f"{RESULTS}/data/{w.task}/subsets/{w.sampling}/seed{w.seed}",
+        manifest_dir=lambda w: manifest_dir(w.task),
+        subset_dir=lambda w: subset_dir(w.task, w.sampling, w.seed),
         out_dir=lambda w, output: os.path.dirname(output[0]),
         device=config["downstream"]["device"],
         workers=config["downstream"]["workers"],
@@ -61,4 +59,5 @@ rule train:
         " --threads {threads} --device {params.device} --workers {params.workers} > {log} 2>&1"
 
 
-TARGETS += downstream_metrics()
+DOWNSTREAM_TARGETS = downstream_metrics()
+TARGETS += DOWNSTREAM_TARGETS

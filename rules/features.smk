@@ -56,7 +56,7 @@ rule extract:
     params:
         settings=lambda w: as_json(feature_settings(model_entry(w.model))),
         store=lambda w: f"{RESULTS}/features/{w.model}/{w.task}.zarr",
-        manifest_dir=lambda w: f"{RESULTS}/data/{w.task}/manifest",
+        manifest_dir=lambda w: manifest_dir(w.task),
         batch_seconds=lambda w: batch_seconds_option(w.model),
         device=config["extraction"]["device"],
     conda:

@@ -26,14 +26,13 @@ def model_references():
 
 
 def report_inputs():
-    summaries = [f"{RESULTS}/features/{model}/{task}.json" for model in config["models"] for task in config["tasks"]]
-    data = [path for task in config["tasks"] for path in manifests(task) + subset_lists(task)]
-    return summaries + data
+    """The extraction summaries and, for the cost, the manifests and subset lists."""
+    return FEATURE_TARGETS + [path for task in config["tasks"] for path in manifests(task) + subset_lists(task)]
 
 
 rule collect:
     input:
-        downstream_metrics(),
+        DOWNSTREAM_TARGETS,
     output:
         results=f"{REPORT_DIR}/results.csv",
         training=f"{REPORT_DIR}/training.csv",

@@ -8,6 +8,7 @@ import torch
 from minisuperb import cost
 from minisuperb.errors import MinisuperbError
 
+
 def test_lstm_count_matches_thop_up_to_elementwise_terms():
     thop = pytest.importorskip("thop")
     lstm = torch.nn.LSTM(40, 32, num_layers=3, bidirectional=True, batch_first=True)

@@ -72,10 +72,6 @@ def completed(tmp_path_factory, demo_config) -> Path:
     return workdir
 
 
-def planned_for(completed: Path, config: dict):
-    return dry_run(completed, config)
-
-
 def jobs_of_other_models(jobs, model: str):
     return [job for job in jobs if job.rule not in AGGREGATION_AND_REPORT and job.wildcards.get("model") != model]
 
@@ -101,14 +97,14 @@ def model_jobs(jobs, model: str) -> set[tuple]:
 
 
 def test_an_unchanged_config_plans_nothing(completed, demo_config):
-    assert planned_for(completed, demo_config) == []
+    assert dry_run(completed, demo_config) == []
 
 
 def test_adding_a_model_plans_only_its_jobs_and_the_report(completed, demo_config):
     config = copy.deepcopy(demo_config)
     name, entry = NEW_MODEL
     config["models"][name] = entry
-    jobs = planned_for(completed, config)
+    jobs = dry_run(completed, config)
 
     assert not jobs_of_other_models(jobs, name)
     assert model_jobs(jobs, name) == expected_model_jobs(config, name)
@@ -119,7 +115,7 @@ def test_changing_one_model_reruns_only_that_model(completed, demo_config):
     config = copy.deepcopy(demo_config)
     name = sorted(config["models"])[0]
     config["models"][name]["batch_seconds"] = 7.5  # the job's batching: its features must be redone
-    jobs = planned_for(completed, config)
+    jobs = dry_run(completed, config)
 
     assert not jobs_of_other_models(jobs, name)
     assert model_jobs(jobs, name) == expected_model_jobs(config, name)
@@ -128,7 +124,7 @@ def test_changing_one_model_reruns_only_that_model(completed, demo_config):
 def test_changing_the_report_settings_reruns_only_the_report(completed, demo_config):
     config = copy.deepcopy(demo_config)
     config["report"]["bootstrap"] = config["report"].get("bootstrap", 1000) + 1
-    jobs = planned_for(completed, config)
+    jobs = dry_run(completed, config)
 
     assert {job.rule for job in jobs} <= {"report", "all"}
     assert "report" in {job.rule for job in jobs}

@@ -14,9 +14,9 @@ import pytest
 import yaml
 
 from minisuperb.cli import main
+from minisuperb.cli import run as cli
 from minisuperb.errors import MinisuperbError
 from minisuperb.report.build import OUTPUTS
-from minisuperb.cli import run as cli
 from minisuperb.report.commands import report_settings
 
 TASKS = ("asr", "sid", "se", "ss")

@@ -70,7 +70,7 @@ def compare(ours: Mapping[str, float], theirs: Mapping[str, float], samples: int
     Models with a NaN score on either side are left out. Returns the models used and, per method,
     the value and its bootstrap interval (None where fewer than MIN_MODELS models remain).
     """
-    models = sorted(m for m in ours if m in theirs and _finite(ours[m]) and _finite(theirs[m]))
+    models = sorted(m for m in ours if m in theirs and finite(ours[m]) and finite(theirs[m]))
     result: dict = {"models": models, "n": len(models)}
     if len(models) < MIN_MODELS:
         result["note"] = f"needs at least {MIN_MODELS} models in common, has {len(models)}"
@@ -89,7 +89,8 @@ def compare(ours: Mapping[str, float], theirs: Mapping[str, float], samples: int
     return result
 
 
-def _finite(value) -> bool:
+def finite(value) -> bool:
+    """A score to rank by: not None, not NaN, not infinite."""
     return value is not None and math.isfinite(float(value))
 
 

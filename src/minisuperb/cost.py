@@ -5,8 +5,9 @@ How MACs are counted (the report states the same):
   test), at extraction: `macs_per_second` (from the extraction summary) x the audio seconds of
   the subset lists.
 - MiniSUPERB downstream: `macs.train` and `macs.eval` of each metrics.json, as the trainer
-  counted them (thop forward MACs per frame, LSTM included, x 3 per training frame for forward +
-  backward; every dev evaluation and the test), averaged over the run's seeds.
+  counted them (thop forward MACs per frame of the head, LSTM included, plus the featurizer; x 3
+  per training frame for forward + backward; every dev evaluation and the test), averaged over
+  the run's seeds.
 - Full SUPERB, counted for the same upstream on the full datasets with SUPERB's own protocol
   (`report.superb_protocol`): the upstream runs on every training example of every step
   (steps x batch x mean training-utterance seconds) and on every evaluation pass over dev/test;
@@ -26,11 +27,11 @@ from typing import Mapping, Sequence
 
 import pandas as pd
 
+from minisuperb.corpora.audio import TARGET_RATE
 from minisuperb.corpora.manifest import read_ids, read_manifest, select
+from minisuperb.corpora.sampling import SPLITS
 from minisuperb.errors import MinisuperbError
 
-SAMPLE_RATE = 16_000
-SPLITS = ("train", "dev", "test")
 TRAIN_FACTOR = 3  # MACs of one training example = forward + backward (~2 x forward)
 
 # Keys of the extraction summary results/features/{model}/{task}.json (the store attributes).
@@ -113,7 +114,7 @@ def subset_seconds(data_dir: str | Path, task: str, sampling: str, seed: int) ->
         ids = read_ids(data_dir / "subsets" / sampling / f"seed{seed}" / f"{split}.txt")
         records = select(read_manifest(data_dir / "manifest" / f"{split}.jsonl"), ids,
                          where=f"the {task} {split} subset {sampling}/seed{seed}")
-        seconds += sum(record["num_samples"] for record in records) / SAMPLE_RATE
+        seconds += sum(record["num_samples"] for record in records) / TARGET_RATE
     return seconds
 
 

@@ -53,7 +53,6 @@ TASK_SETS: dict[str, tuple[tuple[str, ...], str | None]] = {
                      "SD_der", "ST_bleu", "SE_pesq", "SE_stoi", "SS_sisdri"), "_hidden_test"),
     "minisuperb": (("ASR_wer", "SID_acc", "SE_pesq", "SE_stoi", "SS_sisdri"), None),
 }
-REFERENCE_SETS = ("paper", "public", "hidden-dev", "hidden-test")
 # The reference table whose rows each reference set scores.
 REFERENCE_TABLES = {
     "paper": "superb_public.csv",
@@ -61,6 +60,7 @@ REFERENCE_TABLES = {
     "hidden-dev": "superb_hidden_dev.csv",
     "hidden-test": "superb_hidden_test.csv",
 }
+REFERENCE_SETS = tuple(REFERENCE_TABLES)
 
 Points = dict[str, tuple[float, float]]  # metric column -> (fbank, sota)
 

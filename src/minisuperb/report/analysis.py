@@ -20,9 +20,14 @@ def run_label(run: Mapping) -> str:
     return f"{run['protocol']}/{run['sampling']}"
 
 
+def of_run(table: pd.DataFrame, run: Mapping) -> pd.DataFrame:
+    """The rows of `table` (results or training) that belong to one run, all seeds."""
+    return table[(table["protocol"] == run["protocol"]) & (table["sampling"] == run["sampling"])]
+
+
 def run_rows(results: pd.DataFrame, run: Mapping) -> pd.DataFrame:
     """The rows (all seeds) of one run; an error when the run has none."""
-    rows = results[(results["protocol"] == run["protocol"]) & (results["sampling"] == run["sampling"])]
+    rows = of_run(results, run)
     if rows.empty:
         present = sorted({f"{p}/{s}" for p, s in zip(results["protocol"], results["sampling"])})
         raise MinisuperbError(
@@ -105,7 +110,7 @@ def missing_references(scores: pd.DataFrame, references: Mapping[str, dict]) -> 
     correlations and named in the report)."""
     missing = []
     for upstream, reference in zip(scores["upstream"], scores["reference"]):
-        known = [name for name, ref in references.items() if _finite(ref["score"].get(reference))]
+        known = [name for name, ref in references.items() if correlation.finite(ref["score"].get(reference))]
         if not known:
             why = "no 'reference' row name in its config entry" if _blank(reference) else \
                 f"reference {reference!r} is in no SUPERB table (or has no score there)"
@@ -126,26 +131,23 @@ def correlations(scores: pd.DataFrame, references: Mapping[str, dict], settings:
             f"models {', '.join(models)} name the same SUPERB row ({', '.join(shared)}) as their "
             "`reference`; a row ranks one model: keep it on one entry and set the others to null."
         )
-    ours = by_reference[SCORE].to_dict()
     task_names = [c[: -len("_points")] for c in scores.columns if c.endswith("_points")]
-    result: dict = {"references": {}}
-    for name, ref in references.items():
-        entry = correlation.compare(ours, ref["score"], samples, seed, confidence)
-        entry["per_task"] = {
-            task: correlation.compare(by_reference[f"{task}_points"].to_dict(), ref["tasks"][task],
-                                      samples, seed, confidence)
-            for task in task_names if task in ref["tasks"]
-        }
-        result["references"][name] = entry
+
+    def compare(ours: pd.DataFrame, score: Mapping, tasks: Mapping[str, Mapping]) -> dict:
+        """`ours` (indexed like `score` and `tasks`) against one ranking, overall and per task."""
+        entry = correlation.compare(ours[SCORE].to_dict(), score, samples, seed, confidence)
+        entry["per_task"] = {task: correlation.compare(ours[f"{task}_points"].to_dict(), tasks[task],
+                                                       samples, seed, confidence)
+                             for task in task_names if task in tasks}
+        return entry
+
+    result: dict = {"references": {name: compare(by_reference, ref["score"], ref["tasks"])
+                                   for name, ref in references.items()}}
     if full_scores is not None:
-        mini, full = scores.set_index("upstream"), full_scores.set_index("upstream")
-        entry = correlation.compare(mini[SCORE].to_dict(), full[SCORE].to_dict(), samples, seed, confidence)
-        entry["per_task"] = {
-            task: correlation.compare(mini[f"{task}_points"].to_dict(), full[f"{task}_points"].to_dict(),
-                                      samples, seed, confidence)
-            for task in task_names if f"{task}_points" in full.columns
-        }
-        result["full_run"] = entry
+        full = full_scores.set_index("upstream")
+        result["full_run"] = compare(scores.set_index("upstream"), full[SCORE].to_dict(),
+                                     {task: full[f"{task}_points"].to_dict() for task in task_names
+                                      if f"{task}_points" in full.columns})
     result["missing_from_references"] = missing_references(scores, references)
     return result
 
@@ -153,9 +155,8 @@ def correlations(scores: pd.DataFrame, references: Mapping[str, dict], settings:
 def run_costs(training: pd.DataFrame, run: Mapping, summaries: Mapping[tuple[str, str], dict],
               extracted_seconds: Mapping[tuple[str, str], float]) -> dict[tuple[str, str], dict]:
     """Measured MACs per (model, task) of one run of this workflow, and its training resources."""
-    jobs = training[(training["protocol"] == run["protocol"]) & (training["sampling"] == run["sampling"])]
     result = {}
-    for (model, task), group in jobs.groupby(["model", "task"], sort=True):
+    for (model, task), group in of_run(training, run).groupby(["model", "task"], sort=True):
         macs = cost.run_task_cost(summaries[(model, task)][cost.SUMMARY_MACS_PER_SECOND],
                                   extracted_seconds[(model, task)], group["macs_train"], group["macs_eval"])
         result[(model, task)] = {"macs": macs, "train_wall_s": group["wall_time_s"].mean(),
@@ -181,10 +182,6 @@ def cost_rows(mini: Mapping[tuple[str, str], dict], summaries: Mapping[tuple[str
                      "train_wall_s": measured["train_wall_s"], "train_bytes": measured["train_bytes"]}
         rows.append(cost.cost_row(model, task, costs, resources))
     return rows
-
-
-def _finite(value) -> bool:
-    return value is not None and not pd.isna(value) and math.isfinite(float(value))
 
 
 def _blank(value) -> bool:

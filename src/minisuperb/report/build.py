@@ -46,7 +46,7 @@ def resolve_mini_run(results: pd.DataFrame, settings: Mapping) -> dict:
 def extracted_seconds(training: pd.DataFrame, run: Mapping, data_dir: Path) -> dict[tuple[str, str], float]:
     """Audio seconds one evaluation extracts per (model, task): the run's subset lists, mean
     over its seeds (models share the lists, so each list is read once)."""
-    jobs = training[(training["protocol"] == run["protocol"]) & (training["sampling"] == run["sampling"])]
+    jobs = analysis.of_run(training, run)
     seconds: dict[tuple[str, int], float] = {}
     for task, seed in sorted(set(zip(jobs["task"], jobs["seed"]))):
         seconds[(task, seed)] = cost.subset_seconds(data_dir, task, run["sampling"], int(seed))
@@ -84,16 +84,17 @@ def _interval(entry: Mapping | None) -> str:
 
 
 def correlation_table(corr: Mapping) -> pd.DataFrame:
-    rows = []
+    def row(title: str, scope: str, entry: Mapping) -> dict:
+        return {"compared with": title, "scope": scope, "models": entry["n"],
+                "Spearman [95% CI]": _interval(entry["spearman"]), "Kendall [95% CI]": _interval(entry["kendall"])}
+
     comparisons = {SET_TITLES[n]: e for n, e in corr["references"].items()}
     if "full_run" in corr:
         comparisons["full run"] = corr["full_run"]
+    rows = []
     for title, entry in comparisons.items():
-        rows.append({"compared with": title, "scope": "score", "models": entry["n"],
-                     "Spearman [95% CI]": _interval(entry["spearman"]), "Kendall [95% CI]": _interval(entry["kendall"])})
-        for task, sub in entry.get("per_task", {}).items():
-            rows.append({"compared with": title, "scope": task, "models": sub["n"],
-                         "Spearman [95% CI]": _interval(sub["spearman"]), "Kendall [95% CI]": _interval(sub["kendall"])})
+        rows.append(row(title, "score", entry))
+        rows.extend(row(title, task, sub) for task, sub in entry.get("per_task", {}).items())
     return pd.DataFrame(rows)
 
 
@@ -186,8 +187,11 @@ def build_report(results_csv: str | Path, training_csv: str | Path, features_dir
     training = read_training(training_csv)
     run = resolve_mini_run(results, settings)
     mini_rows = analysis.run_rows(results, run)
-    scored = {(p, s): analysis.score_run(rows, settings)
-              for (p, s), rows in results.groupby(["protocol", "sampling"], sort=True)}
+    references = analysis.reference_scores(reference_dir)
+    scored = {}  # every run of the table: (protocol, sampling) -> (scores, points)
+    for (p, s), rows in results.groupby(["protocol", "sampling"], sort=True):
+        table, run_points = analysis.score_run(rows, settings)
+        scored[(p, s)] = analysis.with_reference_scores(table, references), run_points
     scores, points = scored[(run["protocol"], run["sampling"])]
     full_run = settings.get("full_run")
     full_scores = None
@@ -195,8 +199,6 @@ def build_report(results_csv: str | Path, training_csv: str | Path, features_dir
         analysis.run_rows(results, full_run)  # fails with a clear message when the run is absent
         full_scores = scored[(full_run["protocol"], full_run["sampling"])][0]
 
-    references = analysis.reference_scores(reference_dir)
-    scores = analysis.with_reference_scores(scores, references)
     corr = analysis.correlations(scores, references, settings, full_scores)
     seeds = sorted(int(s) for s in mini_rows["seed"].unique())
     # "full_run" is left to the full-run correlation entry (present only when a full run is set).
@@ -212,8 +214,7 @@ def build_report(results_csv: str | Path, training_csv: str | Path, features_dir
                                                     measured.get("full_run")))
 
     output_dir.mkdir(parents=True, exist_ok=True)
-    all_scores = pd.concat([analysis.with_reference_scores(t, references) for t, _ in scored.values()],
-                           ignore_index=True)
+    all_scores = pd.concat([table for table, _ in scored.values()], ignore_index=True)
     all_scores.to_csv(output_dir / "scores.csv", index=False)
     (output_dir / "correlation.json").write_text(json.dumps(_json_safe(corr), indent=2, sort_keys=True) + "\n")
     cost_frame.to_csv(output_dir / "cost.csv", index=False)

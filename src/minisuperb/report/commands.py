@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 from pathlib import Path
 
 import pandas as pd
 
 from minisuperb import scoring
-from minisuperb.config import validate_section
-from minisuperb.errors import MinisuperbError
+from minisuperb.config import json_object, validate_section
 from minisuperb.report.build import build_report
 from minisuperb.report.collect import collect
 from minisuperb.runtime import set_threads
@@ -20,22 +18,14 @@ log = logging.getLogger(__name__)
 RUN_GROUP = ("protocol", "sampling", "seed")  # rows of one run and seed share run points
 
 
-def parse_json(text: str, option: str):
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError as error:
-        raise MinisuperbError(f"{option} is not valid JSON ({error}).") from error
-
-
 def report_settings(text: str) -> dict:
     """The `report:` config section from JSON, checked against its schema, defaults filled in."""
-    settings = parse_json(text, "--settings")
-    return validate_section(settings, ("report",))
+    return validate_section(json_object(text, "--settings"), ("report",))
 
 
 def run_collect(args: argparse.Namespace) -> None:
     set_threads(args.threads)
-    references = parse_json(args.references, "--references")
+    references = json_object(args.references, "--references")
     results, training = collect(args.metrics, references)
     for table, path in ((results, args.output), (training, args.training_output)):
         Path(path).parent.mkdir(parents=True, exist_ok=True)
