@@ -17,3 +17,19 @@ def as_json(value):
 
 def log_path(*parts):
     return f"{RESULTS}/logs/" + "/".join(parts) + ".log"
+
+
+# The data files every stage reads (layout: docs/ARCHITECTURE.md).
+DATA_SPLITS = ("train", "dev", "test")
+
+
+def manifest_dir(task):
+    return f"{RESULTS}/data/{task}/manifest"
+
+
+def manifests(task):
+    return [f"{manifest_dir(task)}/{split}.jsonl" for split in DATA_SPLITS]
+
+
+def subset_dir(task, sampling, seed):
+    return f"{RESULTS}/data/{task}/subsets/{sampling}/seed{seed}"

@@ -6,7 +6,6 @@ import os
 from minisuperb.corpora.sampling import SAMPLING_WILDCARD, parse_sampling
 from minisuperb.errors import MinisuperbError
 
-DATA_SPLITS = ("train", "dev", "test")
 DEMO_CORPUS = f"{RESULTS}/data/corpus/demo"
 
 
@@ -32,18 +31,6 @@ def run_samplings():
         if name != "paper":
             parse_sampling(name)
     return names
-
-
-def manifest_dir(task):
-    return f"{RESULTS}/data/{task}/manifest"
-
-
-def manifests(task):
-    return [f"{manifest_dir(task)}/{split}.jsonl" for split in DATA_SPLITS]
-
-
-def subset_dir(task, sampling, seed):
-    return f"{RESULTS}/data/{task}/subsets/{sampling}/seed{seed}"
 
 
 def subset_dirs(task):

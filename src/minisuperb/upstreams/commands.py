@@ -52,9 +52,9 @@ def _json_object(text: str) -> dict:
 
 
 def _extract(args) -> None:
-    set_threads(args.threads)
     from minisuperb.upstreams.extract import extract
 
+    set_threads(args.threads)  # after the import, so that torch is bound directly
     if args.batch_seconds is not None and args.batch_seconds <= 0:
         raise MinisuperbError(f"--batch-seconds must be positive, got {args.batch_seconds}.")
     extract(args.model, args.model_settings, args.task, args.manifest_dir, args.ids, args.out,
@@ -62,9 +62,9 @@ def _extract(args) -> None:
 
 
 def _demo_model(args) -> None:
-    set_threads(args.threads)
     from minisuperb.upstreams.demo_models import build_demo_model
 
+    set_threads(args.threads)
     if args.layers < 1 or args.dim < 32 or args.dim % 32:
         raise MinisuperbError(f"demo-model: --layers must be >= 1 and --dim a multiple of 32 "
                               f"(heads of 32 dims); got --layers {args.layers} --dim {args.dim}.")
