@@ -115,7 +115,7 @@ def run_toy(paths: dict, task: str, out_dir: Path, settings: dict, store=None, s
 
 
 def deterministic_part(result: dict) -> dict:
-    """metrics.json without the wall time (and the MACs method text)."""
+    """metrics.json without the wall time."""
     return {key: value for key, value in result.items() if key != "wall_time_s"}
 
 
@@ -324,7 +324,7 @@ def test_rule_trains_one_job_per_run_seed_model_task(tmp_path):
         f'include: "{REPO}/rules/common.smk"\ninclude: "{REPO}/rules/downstream.smk"\n'
         "rule all:\n    input: TARGETS\n"
     )
-    small = {k: v for k, v in toy_settings("sid", steps=4, eval_every=2).items()}
+    small = toy_settings("sid", steps=4, eval_every=2)
     config = {"results": str(results), "tasks": ["sid"], "sampling": {"seeds": [3]},
               "models": {"toy": {}}, "runs": [{"protocol": "tiny", "sampling": "full"}],
               "protocols": {"tiny": {"extends": "minisuperb", "sid": {k: small[k] for k in ("steps", "eval_every", "projector")}}},

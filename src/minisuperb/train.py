@@ -193,6 +193,8 @@ def head_macs_per_frame(task: DownstreamTask, head: torch.nn.Module, features: t
     """Forward MACs of the head per feature frame, counted by thop on a real batch."""
     import thop
 
+    # A copy: thop leaves `total_ops`/`total_params` buffers on the modules it has no rule for
+    # (the head itself, BiLstm), which would then enter the head's state_dict.
     macs, _ = thop.profile(_LossCall(task, copy.deepcopy(head)), inputs=(features, lengths, batch), verbose=False)
     return float(macs) / float(lengths.sum())
 

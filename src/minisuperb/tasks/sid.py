@@ -18,6 +18,7 @@ from torch import Tensor, nn
 from minisuperb import metrics
 from minisuperb.errors import MinisuperbError
 from minisuperb.tasks.base import DownstreamTask, pad_features
+from minisuperb.upstreams.base import padding_mask
 
 
 def class_ids(train_labels: Sequence[int]) -> dict[int, int]:
@@ -33,9 +34,9 @@ class MeanPoolingClassifier(nn.Module):
 
     def forward(self, features: Tensor, lengths: Tensor) -> Tensor:
         """[B, T, D] -> logits [B, classes]."""
-        valid = torch.arange(features.shape[1], device=features.device)[None, :] < lengths.to(features.device)[:, None]
-        projected = self.projector(features) * valid[..., None]
-        pooled = projected.sum(dim=1) / lengths.to(features.device)[:, None]
+        lengths = lengths.to(features.device)
+        projected = self.projector(features) * padding_mask(lengths, features.shape[1])[..., None]
+        pooled = projected.sum(dim=1) / lengths[:, None]
         return self.output(pooled)
 
 

@@ -1,6 +1,7 @@
 """Two-speaker separation (Libri2Mix), MiniSUPERB's `separation_stft2`: two sigmoid masks on an
-STFT (the presets: 1024 points, window 1024) whose hop is the upstream's frame step, utterance-level permutation-invariant MSE
-on log1p magnitudes against phase-sensitive targets, SI-SDR improvement."""
+STFT (the presets: 1024 points, window 1024) whose hop is the upstream's frame step,
+utterance-level permutation-invariant MSE on log1p magnitudes against phase-sensitive targets,
+SI-SDR improvement."""
 
 from __future__ import annotations
 

@@ -19,6 +19,7 @@ from torch import Tensor, nn
 from minisuperb.corpora.audio import TARGET_RATE, load
 from minisuperb.errors import MinisuperbError
 from minisuperb.tasks.base import BiLstm, DownstreamTask, pad_features
+from minisuperb.upstreams.base import padding_mask
 
 # s3prl's TOLERABLE_SEQLEN_DIFF: feature and STFT frame counts may differ by less than this.
 MAX_FRAME_DIFFERENCE = 5
@@ -36,9 +37,6 @@ class Stft:
     @property
     def num_bins(self) -> int:
         return self.n_fft // 2 + 1
-
-    def num_frames(self, num_samples: int) -> int:
-        return 1 + num_samples // self.hop_length
 
     def analyse(self, waveform: Tensor) -> Tensor:
         """Complex spectrum [T, F] of a 1-D waveform."""
@@ -119,17 +117,11 @@ class SepRNN(nn.Module):
         return torch.stack([torch.sigmoid(linear(hidden)) for linear in self.masks], dim=1)
 
 
-def valid_frames(lengths: Tensor, num_frames: int) -> Tensor:
-    """[B, 1, T, 1] float mask of the frames inside each utterance."""
-    positions = torch.arange(num_frames, device=lengths.device)
-    return (positions[None, :] < lengths[:, None]).float()[:, None, :, None]
-
-
 def permutation_invariant_loss(estimates: Tensor, targets: Tensor, lengths: Tensor, distance: str) -> Tensor:
     """Utterance-level PIT on log1p spectra [B, S, T, F]: per utterance, the minimum over source
     permutations of sum_s sum_{t,f} d(estimate_s, target_perm(s)) / (frames * S), then the batch
     mean. With one source (SE) this is s3prl's per-utterance L1 divided by the frame count."""
-    valid = valid_frames(lengths, estimates.shape[2])
+    valid = padding_mask(lengths, estimates.shape[2]).float()[:, None, :, None]  # [B, 1, T, 1]
     num_sources = estimates.shape[1]
     normaliser = lengths.to(estimates.dtype) * num_sources
     per_permutation = []

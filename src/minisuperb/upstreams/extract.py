@@ -128,10 +128,15 @@ def read_utterances(manifest_dir: str | Path, ids_path: str | Path) -> list[Utte
     return utterances
 
 
+def by_length(utterances: list[Utterance]) -> list[Utterance]:
+    """Shortest first; ties in a fixed order, so that batches and the probe are reproducible."""
+    return sorted(utterances, key=lambda u: (u.num_samples, u.split, u.utt_id))
+
+
 def plan_batches(utterances: list[Utterance], batch_seconds: float) -> list[list[Utterance]]:
     """Sort by length and fill each batch while its padded size stays within the budget."""
     budget = batch_seconds * SAMPLE_RATE
-    ordered = sorted(utterances, key=lambda u: (u.num_samples, u.split, u.utt_id))
+    ordered = by_length(utterances)
     batches: list[list[Utterance]] = []
     current: list[Utterance] = []
     for utterance in ordered:
@@ -296,7 +301,7 @@ def _probe(runner: Runner, utterances: list[Utterance], min_samples: int) -> tup
     """Probe with the shortest utterance and a partner at least twice as long (so at least half
     of the shortest's padded row is padding), the shortest such partner to keep the probe cheap.
     Returns the probe's difference and {utterance: features} of the probe utterances it extracted."""
-    ordered = sorted(utterances, key=lambda u: (u.num_samples, u.split, u.utt_id))
+    ordered = by_length(utterances)
     shortest, longest = ordered[0], ordered[-1]
     if shortest.num_samples == longest.num_samples:
         return None, {}  # no batch of this job has padding
