@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 import sys
 
+from minisuperb.errors import MinisuperbError
+
 
 def set_threads(threads: int) -> None:
     """Bound torch and BLAS to the threads Snakemake gave this job, so `snakemake -j4` on two
@@ -25,3 +27,14 @@ def set_threads(threads: int) -> None:
             torch.set_num_interop_threads(1)
         except RuntimeError:  # already set once in this process
             pass
+
+
+def resolve_device(name: str) -> str:
+    """`auto` -> cuda when torch sees a GPU, else cpu; an explicit cuda without a GPU is an error."""
+    import torch
+
+    if name == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise MinisuperbError(f"--device {name} was asked for but torch sees no GPU; use --device auto or cpu.")
+    return name

@@ -34,7 +34,7 @@ from torch.utils.data import DataLoader, Dataset
 from minisuperb.corpora.manifest import read_ids, read_manifest, select
 from minisuperb.errors import MinisuperbError
 from minisuperb.featurizer import Featurizer, spec_augment
-from minisuperb.runtime import set_threads
+from minisuperb.runtime import resolve_device, set_threads
 from minisuperb.tasks import TASKS
 from minisuperb.tasks.base import DownstreamTask
 
@@ -452,14 +452,6 @@ def run(spec: RunSpec, store, records: dict[str, list[dict]]) -> dict:
 
 
 # --- command line --------------------------------------------------------------------------------
-
-
-def resolve_device(name: str) -> str:
-    if name == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    if name.startswith("cuda") and not torch.cuda.is_available():
-        raise MinisuperbError(f"--device {name} was asked for but no CUDA device is visible; use --device auto or cpu.")
-    return name
 
 
 def summary_model_hash(path: Path) -> str:

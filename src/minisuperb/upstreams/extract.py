@@ -31,6 +31,7 @@ from tqdm import tqdm
 from minisuperb.corpora import audio
 from minisuperb.corpora.manifest import read_manifest, select
 from minisuperb.errors import MinisuperbError
+from minisuperb.runtime import resolve_device
 from minisuperb.store import StoreWriter
 from minisuperb.upstreams.base import SAMPLE_RATE, Upstream
 from minisuperb.upstreams.macs import count_macs
@@ -237,14 +238,6 @@ def precision_of(entry: dict, model: str) -> str:
     return precision
 
 
-def resolve_device(device: str) -> torch.device:
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if device == "cuda" and not torch.cuda.is_available():
-        raise MinisuperbError("--device cuda was requested but torch sees no GPU; use --device auto or cpu.")
-    return torch.device(device)
-
-
 # --- the job -------------------------------------------------------------------------------------
 
 
@@ -257,7 +250,7 @@ def extract(model: str, entry: dict, task: str, manifest_dir: str | Path, ids_pa
     utterances = read_utterances(manifest_dir, ids_path)
     upstream = load_upstream(entry, where=f"model {model!r}")
     check_lengths(utterances, upstream.min_samples, model)
-    torch_device = resolve_device(device)
+    torch_device = torch.device(resolve_device(device))
     upstream.to(torch_device)
     macs = count_macs(upstream, torch_device)
     batch_seconds = float(batch_seconds or entry.get("batch_seconds") or DEFAULT_BATCH_SECONDS[torch_device.type])
