@@ -33,6 +33,7 @@ from torch.utils.data import DataLoader, Dataset
 
 from minisuperb.corpora.manifest import read_ids, read_manifest, select
 from minisuperb.errors import MinisuperbError
+from minisuperb.files import write_json_atomic
 from minisuperb.featurizer import Featurizer, spec_augment
 from minisuperb.runtime import resolve_device, set_threads
 from minisuperb.tasks import TASKS
@@ -444,10 +445,7 @@ def run(spec: RunSpec, store, records: dict[str, list[dict]]) -> dict:
         },
         "macs": trainer.macs(),
     }
-    path = spec.out_dir / "metrics.json"
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(result, indent=2, sort_keys=True) + "\n")
-    os.replace(tmp, path)
+    write_json_atomic(spec.out_dir / "metrics.json", result)
     return result
 
 

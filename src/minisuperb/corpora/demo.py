@@ -17,7 +17,6 @@ give byte-identical files, and resizing one part leaves the others unchanged.
 from __future__ import annotations
 
 import csv
-import json
 import logging
 import shutil
 import time
@@ -38,11 +37,12 @@ from minisuperb.corpora.voicebank import TEST_FOLDERS, TRAIN_FOLDERS
 from minisuperb.corpora.voxceleb1 import FIRST_SPEAKER as VOXCELEB_FIRST_ID
 from minisuperb.corpora.voxceleb1 import SPLIT_OF_CODE
 from minisuperb.errors import MinisuperbError
+from minisuperb.files import TMP_SUFFIX, write_json_atomic
 
 log = logging.getLogger(__name__)
 
 MARKER = "demo_corpus.json"
-MARKER_TMP = MARKER + ".tmp"
+MARKER_TMP = MARKER + TMP_SUFFIX
 PART_FOLDERS = ("LibriSpeech", "VoxCeleb1", "VoiceBank-DEMAND", "Libri2Mix")
 # One random stream per part: changing one part's sizes does not change the others' audio.
 PART_STREAMS = {"asr": 1, "sid": 2, "se": 3, "ss": 4}
@@ -457,8 +457,7 @@ def generate(out: str | Path, settings: dict) -> dict:
         "parts": parts,
         "total_hours": round(sum(part["total_hours"] for part in parts.values()), 6),
     }
-    (out / MARKER_TMP).write_text(json.dumps(summary, indent=2, sort_keys=True) + "\n")
-    (out / MARKER_TMP).replace(out / MARKER)
+    write_json_atomic(out / MARKER, summary)
     return summary
 
 

@@ -16,17 +16,14 @@ from pathlib import Path
 from typing import Iterable
 
 from minisuperb.errors import MinisuperbError
+from minisuperb.files import write_text_atomic
 
 
 def write_lines(lines: Iterable[str], path: str | Path) -> int:
     """Write one line per item through a temporary sibling renamed into place, so a killed job
     never leaves a half-written file; returns the number of lines."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     lines = list(lines)
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text("".join(f"{line}\n" for line in lines), encoding="utf-8")
-    tmp.replace(path)
+    write_text_atomic(path, "".join(f"{line}\n" for line in lines))
     return len(lines)
 
 

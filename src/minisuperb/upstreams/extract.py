@@ -14,7 +14,6 @@ utterance at a time.
 
 from __future__ import annotations
 
-import json
 import logging
 import sys
 import time
@@ -31,6 +30,7 @@ from tqdm import tqdm
 from minisuperb.corpora import audio
 from minisuperb.corpora.manifest import read_manifest, select
 from minisuperb.errors import MinisuperbError
+from minisuperb.files import write_json_atomic
 from minisuperb.runtime import resolve_device
 from minisuperb.store import StoreWriter
 from minisuperb.upstreams.base import SAMPLE_RATE, Upstream
@@ -284,7 +284,7 @@ def extract(model: str, entry: dict, task: str, manifest_dir: str | Path, ids_pa
             "wall_time_s": time.perf_counter() - started,
         })
     summary = {**attrs, "store": str(out)}
-    _write_json(summary, summary_path)
+    write_json_atomic(summary_path, summary)
     log.info("%s/%s: %.1f audio seconds per second, %d bytes on disk", model, task,
              attrs["audio_seconds_per_second"], attrs["bytes_on_disk"])
     return summary
@@ -333,9 +333,3 @@ def _store(writer: StoreWriter, utterances: list[Utterance], features: list[np.n
         writer.add(utterance.split, utterance.utt_id, rows)
 
 
-def _write_json(value: dict, path: str | Path) -> None:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(value, indent=2, sort_keys=True) + "\n", encoding="utf-8")
-    tmp.replace(path)
