@@ -102,12 +102,12 @@ def cost_breakdown(cost_table: pd.DataFrame) -> plt.Figure:
         offset = (index - (len(bars) - 1) / 2) * width
         left.bar(positions + offset, per_model[column], width, label=label, color=color)
     for x, (top, reduction) in enumerate(zip(per_model["superb_total_macs"], per_model["reduction_percent"])):
-        left.annotate(f"-{reduction:.1f}%", (x + 0.4 - width / 2, top), xytext=(0, 3), textcoords="offset points",
+        left.annotate(f"-{reduction:.4g}%", (x + 0.4 - width / 2, top), xytext=(0, 3), textcoords="offset points",
                       ha="center", fontsize=8)
     left.set_yscale("log")
     left.set_xticks(positions, per_model["model"], rotation=45, ha="right", fontsize=8)
     left.set_ylabel("MACs (all tasks)")
-    left.set_title(f"Total MACs per model (overall reduction {overall['reduction_percent']:.1f}%)", fontsize=10)
+    left.set_title(f"Total MACs per model (overall reduction {overall['reduction_percent']:.4g}%)", fontsize=10)
     left.legend(fontsize=8)
     bottom = np.zeros(2)
     for stage in STAGES:
