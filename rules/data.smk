@@ -54,7 +54,7 @@ rule demo_corpus:
         log_path("data", "demo_corpus"),
     threads: 1
     shell:
-        "minisuperb demo-corpus --out {params.out:q} --settings {params.settings:q} --threads {threads} > {log} 2>&1"
+        "minisuperb demo-corpus --out {params.out:q} --settings {params.settings:q} > {log} 2>&1"
 
 
 rule prepare:
@@ -98,7 +98,7 @@ rule subsample:
     shell:
         "minisuperb subsample --task {wildcards.task} --sampling {wildcards.sampling} --seed {wildcards.seed}"
         " --settings {params.settings:q} --manifest-dir {params.manifest_dir:q} --out-dir {params.out_dir:q}"
-        " --threads {threads} > {log} 2>&1"
+        " > {log} 2>&1"
 
 
 rule extract_list:
@@ -120,7 +120,7 @@ rule extract_list:
     threads: 1
     shell:
         "minisuperb extract-list --manifest-dir {params.manifest_dir:q} --subset-dirs {params.subset_dirs:q}"
-        " --out {output.extract:q} --stats {output.stats:q} --threads {threads} > {log} 2>&1"
+        " --out {output.extract:q} --stats {output.stats:q} > {log} 2>&1"
 
 
 DATA_TARGETS = [

@@ -3,8 +3,8 @@ subset lists of one sampling and seed) and `extract-list` (the union of the subs
 feature extraction must cover, plus hours per split and subset). `demo-corpus` comes from
 `minisuperb.corpora.demo`.
 
-None of them calls `runtime.set_threads`: they run no torch and no BLAS, and importing torch to
-bound it would cost each of these small jobs about two seconds.
+They run no torch and no BLAS: only `prepare` takes `--threads`, for its header reads; the
+others are single-threaded.
 """
 
 from __future__ import annotations
@@ -88,13 +88,12 @@ def run_extract_list(args: argparse.Namespace) -> None:
 
 def register(subparsers) -> None:
     demo.register(subparsers)
-    threads = {"type": int, "default": 1, "help": "threads for this job (default 1)"}
 
     prepare = subparsers.add_parser("prepare", help="read a corpus in its real layout and write the manifests")
     prepare.add_argument("--task", required=True, choices=sorted(READERS))
     prepare.add_argument("--settings", required=True, help="JSON: the config's data.<task> section")
     prepare.add_argument("--out-dir", required=True, help="folder for train.jsonl, dev.jsonl, test.jsonl")
-    prepare.add_argument("--threads", **threads)
+    prepare.add_argument("--threads", type=int, default=1, help="threads for the header reads (default 1)")
     prepare.set_defaults(func=run_prepare)
 
     sample = subparsers.add_parser("subsample", help="write the subset lists of one sampling and seed")
@@ -104,7 +103,6 @@ def register(subparsers) -> None:
     sample.add_argument("--settings", required=True, help="JSON: the config's sampling.paper.<task> section")
     sample.add_argument("--manifest-dir", required=True, help="folder with the task's manifests")
     sample.add_argument("--out-dir", required=True, help="folder for train.txt, dev.txt, test.txt")
-    sample.add_argument("--threads", **threads)
     sample.set_defaults(func=run_subsample)
 
     extract = subparsers.add_parser(
@@ -114,5 +112,4 @@ def register(subparsers) -> None:
     extract.add_argument("--subset-dirs", required=True, nargs="+", help="subset folders .../<sampling>/seed<seed>")
     extract.add_argument("--out", required=True, help="the list to write: split<TAB>id lines")
     extract.add_argument("--stats", required=True, help="JSON to write: utterances and hours per split and subset")
-    extract.add_argument("--threads", **threads)
     extract.set_defaults(func=run_extract_list)

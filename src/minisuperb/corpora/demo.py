@@ -462,8 +462,7 @@ def generate(out: str | Path, settings: dict) -> dict:
 
 
 def run_demo_corpus(args) -> None:
-    # No runtime.set_threads: nothing here is multi-threaded (eSpeak, numpy's FFT, scipy's
-    # resampling), and importing torch to bound its threads would cost this job about two seconds.
+    # Single-threaded: eSpeak, numpy's FFT and scipy's resampling.
     started = time.perf_counter()
     summary = generate(args.out, json_object(args.settings, "--settings"))
     log.info("demo corpus: %.4f h of audio written to %s in %.1f s", summary["total_hours"], args.out, time.perf_counter() - started)
@@ -477,5 +476,4 @@ def register(subparsers) -> None:
     )
     parser.add_argument("--out", required=True, help="folder to write (replaced if it holds an older demo corpus)")
     parser.add_argument("--settings", required=True, help="JSON: the config's `demo` section")
-    parser.add_argument("--threads", type=int, default=1, help="threads for this job (default 1)")
     parser.set_defaults(func=run_demo_corpus)
