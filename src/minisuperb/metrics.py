@@ -11,9 +11,9 @@ from collections.abc import Hashable, Sequence
 
 import numpy as np
 
+from minisuperb.corpora.audio import TARGET_RATE as SAMPLE_RATE
 from minisuperb.errors import MinisuperbError
 
-SAMPLE_RATE = 16_000
 # pb_bss_eval's constant (used by asteroid, hence by s3prl's SE/SS evaluation).
 SI_SDR_EPS = 1e-8
 

@@ -10,7 +10,6 @@ import pandas as pd
 
 from minisuperb import scoring
 from minisuperb.config import json_object, validate_section
-from minisuperb.report.build import build_report
 from minisuperb.report.collect import collect
 from minisuperb.runtime import set_threads
 
@@ -49,6 +48,8 @@ def run_superb_score(args: argparse.Namespace) -> None:
 
 
 def run_report(args: argparse.Namespace) -> None:
+    from minisuperb.report.build import build_report  # matplotlib and scipy: only this command needs them
+
     set_threads(args.threads)
     outputs = build_report(args.results, args.training, args.features_dir, args.data_dir,
                            report_settings(args.settings), args.output_dir, args.reference_dir)

@@ -11,7 +11,6 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-SAMPLE_RATE = 16_000
 
 
 class Upstream(nn.Module):

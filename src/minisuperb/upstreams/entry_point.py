@@ -31,8 +31,9 @@ import importlib
 import torch
 from torch import nn
 
+from minisuperb.corpora.audio import TARGET_RATE as SAMPLE_RATE
 from minisuperb.errors import MinisuperbError
-from minisuperb.upstreams.base import SAMPLE_RATE, Upstream
+from minisuperb.upstreams.base import Upstream
 
 PROBE_SECONDS = 1.0  # audio used once at load time to discover the layer count and size
 

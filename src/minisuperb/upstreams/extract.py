@@ -28,12 +28,13 @@ from torch.nn.utils.rnn import pad_sequence
 from tqdm import tqdm
 
 from minisuperb.corpora import audio
+from minisuperb.corpora.audio import TARGET_RATE as SAMPLE_RATE
 from minisuperb.corpora.manifest import read_manifest, select
 from minisuperb.errors import MinisuperbError
 from minisuperb.files import write_json_atomic
 from minisuperb.runtime import resolve_device
 from minisuperb.store import StoreWriter
-from minisuperb.upstreams.base import SAMPLE_RATE, Upstream
+from minisuperb.upstreams.base import Upstream
 from minisuperb.upstreams.macs import count_macs
 from minisuperb.upstreams.registry import load_upstream, model_hash
 

@@ -24,8 +24,9 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from minisuperb.corpora.audio import TARGET_RATE as SAMPLE_RATE
 from minisuperb.errors import MinisuperbError
-from minisuperb.upstreams.base import SAMPLE_RATE, Upstream, padding_mask
+from minisuperb.upstreams.base import Upstream, padding_mask
 
 log = logging.getLogger(__name__)
 

@@ -19,7 +19,8 @@ import logging
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
-from minisuperb.upstreams.base import SAMPLE_RATE, Upstream
+from minisuperb.corpora.audio import TARGET_RATE as SAMPLE_RATE
+from minisuperb.upstreams.base import Upstream
 
 log = logging.getLogger(__name__)
 

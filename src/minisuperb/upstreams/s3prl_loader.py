@@ -17,8 +17,9 @@ from pathlib import Path
 
 import torch
 
+from minisuperb.corpora.audio import TARGET_RATE as SAMPLE_RATE
 from minisuperb.errors import MinisuperbError
-from minisuperb.upstreams.base import SAMPLE_RATE, Upstream
+from minisuperb.upstreams.base import Upstream
 
 # s3prl hub names that need a checkpoint path: they end like this (see available_names()).
 PATH_SUFFIXES = ("_local", "_url", "_custom")
