@@ -1,19 +1,29 @@
-# Two commands on a fresh machine: `make demo` and `make test`. Each sets up .venv itself;
-# the install is a no-op while pyproject.toml is unchanged.
+# Two commands on a fresh machine: `make demo` and `make test`. Each sets up .venv itself from
+# the pinned versions of requirements.lock; the install is a no-op while the lock and
+# pyproject.toml are unchanged. `make lock` refreshes the pins on purpose.
 VENV   := .venv
 STAMP  := $(VENV)/.installed
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 JOBS   ?= 2
 
-.PHONY: venv demo test test-fast clean-results
+.PHONY: venv lock lint demo test test-fast clean-results
 
 venv: $(STAMP)
 
-$(STAMP): pyproject.toml
+$(STAMP): requirements.lock pyproject.toml
 	test -x $(VENV)/bin/python || python3 -m venv $(VENV)
-	$(VENV)/bin/pip install --quiet --upgrade pip
-	$(VENV)/bin/pip install --quiet -e '.[test]'
+	$(VENV)/bin/pip install --quiet -r requirements.lock
+	$(VENV)/bin/pip install --quiet --no-deps --no-build-isolation -e .
 	touch $@
+
+# Resolve pyproject.toml's ranges afresh and rewrite requirements.lock and envs/minisuperb.yaml.
+lock:
+	bash envs/lock.sh
+
+# Snakemake's linter and snakefmt, as the snakemake-workflows catalog expects (also in `make test`).
+lint: $(STAMP)
+	snakemake --lint --cores 1
+	snakefmt --check Snakefile rules
 
 # The whole DAG on the embedded demo corpus (config/config.yaml): report in results/report/.
 demo: $(STAMP)
@@ -21,7 +31,7 @@ demo: $(STAMP)
 	@echo "Demo finished: open results/report/report.html (summary in results/report/report.md)"
 
 # Every test, including the real one-node SLURM and the headless-Chromium report check.
-test: $(STAMP)
+test: lint
 	bash tests/setup/install_system_deps.sh
 	pytest -q
 

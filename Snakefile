@@ -1,7 +1,9 @@
 # minisuperb: subsample -> extract features (Zarr) -> train LSTM heads -> metrics -> report.
 # Thin by design: load and validate the config, then include one rule file per stage.
 # All science lives in the `minisuperb` package; rules call its command line.
+from minisuperb.catalog import TASK_PATTERN
 from minisuperb.config import validate_config
+from minisuperb.corpora.sampling import SAMPLING_WILDCARD
 
 # The demo config is the default. A --configfile given on the command line replaces it rather
 # than being merged over it, so demo models and settings never leak into a paper run.
@@ -13,7 +15,15 @@ if not workflow.overwrite_configfiles:
 validate_config(config, source="the Snakemake config (config/config.yaml and --config/--configfile)")
 
 RESULTS = config["results"]
-TARGETS = []  # each stage appends its final outputs
+
+
+# One constraint per wildcard, for every rule.
+wildcard_constraints:
+    task=TASK_PATTERN,
+    sampling=SAMPLING_WILDCARD,
+    seed=r"\d+",
+    model=r"[^/]+",
+    protocol=r"[A-Za-z0-9_]+",
 
 
 include: "rules/common.smk"
@@ -26,4 +36,4 @@ include: "rules/report.smk"
 rule all:
     default_target: True
     input:
-        TARGETS,
+        all_targets(),

@@ -19,9 +19,10 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
-from minisuperb import train
+from minisuperb.catalog import SPLITS
 from minisuperb.corpora.manifest import write_ids, write_manifest
-from minisuperb.protocols import resolve_settings
+from minisuperb.downstream.loop import RunSpec, Trainer
+from minisuperb.downstream.protocols import resolve_settings
 from minisuperb.runtime import set_threads
 from minisuperb.store import FeatureStore, StoreWriter
 
@@ -70,7 +71,7 @@ def synthetic_task(root: Path, task: str, upstream: str, seconds: tuple[float, f
     records = {}
     store_path = root / "features" / upstream / f"{task}.zarr"
     with StoreWriter(store_path, upstream, "bench", layers, dim, frame_rate, pooled=task == "sid") as writer:
-        for split, count in zip(train.SPLITS, DEMO_COUNTS[task]):
+        for split, count in zip(SPLITS, DEMO_COUNTS[task]):
             records[split] = []
             for index in range(count):
                 samples = int(rng.uniform(*seconds) * RATE)
@@ -85,10 +86,10 @@ def synthetic_task(root: Path, task: str, upstream: str, seconds: tuple[float, f
 
 def time_task(root: Path, task: str, upstream: str, settings: dict, steps: int, seconds) -> dict:
     store, records = synthetic_task(root, task, upstream, seconds)
-    spec = train.RunSpec(task=task, model=upstream, protocol="bench", sampling="bench", seed=0,
+    spec = RunSpec(task=task, model=upstream, protocol="bench", sampling="bench", seed=0,
                          settings=settings | {"steps": steps, "eval_every": steps, "checkpoint_every": steps},
                          out_dir=root / "out" / upstream / task)
-    trainer = train.Trainer(spec, store, records)
+    trainer = Trainer(spec, store, records)
     started, started_cpu = time.perf_counter(), time.process_time()
     trainer.fit()
     fit_s, fit_cpu_s = time.perf_counter() - started, time.process_time() - started_cpu

@@ -1,9 +1,85 @@
-# Helpers shared by the stage rule files.
+# The one owner of the workflow's functions: the paths of every file the stages exchange (layout:
+# docs/ARCHITECTURE.md), the slice of the config each job gets, and the targets of each stage.
+# Each path function returns the wildcard pattern when called without arguments (for a rule's
+# output) and a concrete path when given values (for another rule's input).
+import functools
 import json
+import os
+
+from minisuperb.catalog import SPLITS
+from minisuperb.corpora.sampling import parse_sampling
+from minisuperb.downstream.protocols import load_presets, resolve_settings
+from minisuperb.errors import MinisuperbError
+from minisuperb.upstreams.registry import feature_settings
 
 # Under `--sdm conda` every job runs in this pinned environment (the path is relative to the
 # rule files); without it the directive is ignored and jobs use the current environment.
 JOB_ENV = "../envs/minisuperb.yaml"
+
+DEMO_CORPUS = f"{RESULTS}/data/corpus/demo"
+DEMO_MODEL_FILES = ("config.json", "model.safetensors", "preprocessor_config.json")
+REPORT_DIR = f"{RESULTS}/report"
+PROTOCOL_PRESETS = load_presets()
+
+
+# --- paths ---------------------------------------------------------------------------------------
+
+
+def log_path(*parts):
+    return os.path.join(RESULTS, "logs", *parts) + ".log"
+
+
+def demo_corpus_marker():
+    return f"{DEMO_CORPUS}/demo_corpus.json"
+
+
+def manifest(task="{task}", split="{split}"):
+    return f"{RESULTS}/data/{task}/manifest/{split}.jsonl"
+
+
+def manifests(task="{task}"):
+    return [manifest(task, split) for split in SPLITS]
+
+
+def subset_lists(task="{task}", sampling="{sampling}", seed="{seed}"):
+    return [f"{RESULTS}/data/{task}/subsets/{sampling}/seed{seed}/{split}.txt" for split in SPLITS]
+
+
+def extract_list(task="{task}"):
+    return f"{RESULTS}/data/{task}/subsets/extract.txt"
+
+
+def data_stats(task="{task}"):
+    return f"{RESULTS}/data/{task}/stats.json"
+
+
+def demo_model_files(model="{model}"):
+    return [f"{RESULTS}/models/{model}/{name}" for name in DEMO_MODEL_FILES]
+
+
+def feature_summary(model="{model}", task="{task}"):
+    return f"{RESULTS}/features/{model}/{task}.json"
+
+
+def feature_store(summary):
+    """The Zarr store beside an extraction summary: the job publishes both, Snakemake tracks the summary."""
+    return os.path.splitext(summary)[0] + ".zarr"
+
+
+def metrics_file(protocol="{protocol}", sampling="{sampling}", seed="{seed}", model="{model}", task="{task}"):
+    return f"{RESULTS}/downstream/{protocol}/{sampling}/seed{seed}/{model}/{task}/metrics.json"
+
+
+def report_file(name):
+    return f"{REPORT_DIR}/{name}"
+
+
+def parent_dir(path):
+    """A folder argument derived from a rule's file, so that no param hardcodes a path prefix."""
+    return os.path.dirname(path)
+
+
+# --- each job's slice of the config ----------------------------------------------------------
 
 
 def as_json(value):
@@ -15,21 +91,130 @@ def as_json(value):
     return json.dumps(value, sort_keys=True)
 
 
-def log_path(*parts):
-    return f"{RESULTS}/logs/" + "/".join(parts) + ".log"
+def data_settings(task):
+    if task not in config.get("data", {}):
+        raise MinisuperbError(
+            f"`tasks` lists {task} but the config has no `data: {task}:` section with the corpus "
+            "root. Add it (see config/minisuperb.yaml) or drop the task from `tasks`."
+        )
+    return config["data"][task]
 
 
-# The data files every stage reads (layout: docs/ARCHITECTURE.md).
-DATA_SPLITS = ("train", "dev", "test")
+def demo_marker(task):
+    """The demo corpus (its completion marker) when the task's corpus root lies inside it."""
+    root, demo = os.path.abspath(data_settings(task)["root"]), os.path.abspath(DEMO_CORPUS)
+    return [demo_corpus_marker()] if os.path.commonpath([root, demo]) == demo else []
 
 
-def manifest_dir(task):
-    return f"{RESULTS}/data/{task}/manifest"
+def run_samplings():
+    """The distinct sampling names of `runs`, checked now so that a typo fails before any job."""
+    names = list(dict.fromkeys(run["sampling"] for run in config["runs"]))
+    for name in names:
+        if name != "paper":
+            parse_sampling(name)
+    return names
 
 
-def manifests(task):
-    return [f"{manifest_dir(task)}/{split}.jsonl" for split in DATA_SPLITS]
+def configured_subset_lists(task):
+    """The subset lists of every configured (sampling, seed) of a task."""
+    return [
+        path
+        for sampling in run_samplings()
+        for seed in config["sampling"]["seeds"]
+        for path in subset_lists(task, sampling, seed)
+    ]
 
 
-def subset_dir(task, sampling, seed):
-    return f"{RESULTS}/data/{task}/subsets/{sampling}/seed{seed}"
+def model_entry(model):
+    """The model's config entry; a demo model's `path` is the directory the workflow makes."""
+    entry = dict(config["models"][model])
+    if "demo_model" in entry:
+        entry["path"] = parent_dir(demo_model_files(model)[0])
+    return entry
+
+
+def model_files(model):
+    """The files a model's extraction needs from the workflow: a demo model's weights."""
+    return demo_model_files(model) if "demo_model" in config["models"][model] else []
+
+
+def batch_seconds_option(model):
+    """The model's own budget, else the global one, else none: the job picks one for its device."""
+    seconds = config["models"][model].get("batch_seconds") or config["extraction"]["batch_seconds"]
+    return f"--batch-seconds {seconds}" if seconds else ""
+
+
+@functools.cache
+def downstream_settings(protocol, task):
+    """Resolved once per (protocol, task), not once per job: planning 1,000+ training jobs
+    otherwise re-reads the presets file for each (bench/bench_plan.py)."""
+    return resolve_settings(protocol, task, config["protocols"], PROTOCOL_PRESETS)
+
+
+def report_settings():
+    """The `report:` section, with the MiniSUPERB run defaulting to the first configured run;
+    a mini or full run that is not configured fails here, before any job starts."""
+    runs = [{key: run[key] for key in ("protocol", "sampling")} for run in config["runs"]]
+    settings = dict(config["report"], mini_run=config["report"]["mini_run"] or runs[0])
+    for key in ("mini_run", "full_run"):
+        if settings[key] and settings[key] not in runs:
+            raise MinisuperbError(
+                f"config key report.{key} is {settings[key]}, which is not one of `runs` ({runs}). "
+                "Add that run to `runs`, or change the key."
+            )
+    return settings
+
+
+def model_references():
+    """Config model name -> its row name in the SUPERB tables (None: not in them)."""
+    return {name: entry.get("reference") for name, entry in config["models"].items()}
+
+
+def report_stats():
+    """{task: its stats.json}, as `minisuperb report --stats` takes them: the hours of the subsets."""
+    return {task: data_stats(task) for task in config["tasks"]}
+
+
+def report_summaries():
+    """{model: {task: its extraction summary}}, as `minisuperb report --feature-summaries` takes them."""
+    return {model: {task: feature_summary(model, task) for task in config["tasks"]} for model in config["models"]}
+
+
+# --- targets of each stage -------------------------------------------------------------------
+
+
+def data_targets():
+    return [
+        path
+        for task in config["tasks"]
+        for path in [*configured_subset_lists(task), extract_list(task), data_stats(task)]
+    ]
+
+
+def feature_targets():
+    return [feature_summary(model, task) for model in config["models"] for task in config["tasks"]]
+
+
+def downstream_targets():
+    """Every metrics.json of every run x seed x model x task; resolving the settings here makes
+    an unknown protocol or setting fail before any job starts."""
+    paths = []
+    for run in config["runs"]:
+        for task in config["tasks"]:
+            downstream_settings(run["protocol"], task)
+            paths += [
+                metrics_file(run["protocol"], run["sampling"], seed, model, task)
+                for seed in config["sampling"]["seeds"]
+                for model in config["models"]
+            ]
+    return paths
+
+
+def report_targets():
+    return [
+        f"{REPORT_DIR}/{name}" for name in ("scores.csv", "correlation.json", "cost.csv", "report.md", "report.html")
+    ]
+
+
+def all_targets():
+    return data_targets() + feature_targets() + downstream_targets() + report_targets()

@@ -4,13 +4,16 @@
     jobs = dry_run(tmp_path, config, targets=["data"])
     assert "prepare" in {job.rule for job in jobs}
 
-The config is written to `workdir/dry_run_config.yaml` and passed like `--configfile`; relative
+`complete_run(workdir, config)` makes a folder look like the aftermath of a complete run, without
+computing anything. The config is written to `workdir/dry_run_config.yaml` and passed like `--configfile`; relative
 paths in it (e.g. `results`) are relative to `workdir`, where nothing of the repository's own
 `results/` is visible.
 """
 
 from __future__ import annotations
 
+import os
+import time
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -59,3 +62,25 @@ def dry_run(workdir: str | Path, config: dict, targets: list[str] | None = None)
             for job in jobs
         ]
     return sorted(planned, key=lambda job: (job.rule, job.output))
+
+
+def complete_run(workdir: Path, config: dict) -> None:
+    """Make `workdir` look like the aftermath of a complete run of `config`.
+
+    Snakemake's touch executor records every job's metadata (params, code, input set) as a real
+    run does; then every output is created with modification times in DAG order.
+    """
+    with open_workflow(workdir, config, "complete_run_config.yaml") as workflow_api:
+        dag_api = workflow_api.dag(DAGSettings())
+        dag_api.execute_workflow(executor="touch")
+        levels = [[path for job in level for path in job.output] for level in workflow_api._workflow.dag.toposorted()]
+    start = time.time()
+    for depth, outputs in enumerate(levels):
+        for output in outputs:
+            path = workdir / str(output)
+            if output.is_directory:
+                path.mkdir(parents=True, exist_ok=True)
+            else:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                path.touch()
+            os.utime(path, (start + depth, start + depth))  # each level newer than its inputs

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from minisuperb.correlation import MIN_MODELS, bootstrap_interval, compare, kendall, spearman
+from minisuperb.report.correlation import MIN_MODELS, bootstrap_interval, compare, kendall, spearman
 
 
 def test_identical_and_reversed_rankings():

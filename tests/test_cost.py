@@ -5,8 +5,10 @@ import json
 import pytest
 import torch
 
-from minisuperb import cost
+from minisuperb.cli import run as cli
+from minisuperb.corpora.audio import TARGET_RATE
 from minisuperb.errors import MinisuperbError
+from minisuperb.report import cost
 
 
 def test_lstm_count_matches_thop_up_to_elementwise_terms():
@@ -63,16 +65,32 @@ def test_run_cost_is_extraction_once_plus_measured_downstream():
     assert result == {"upstream": 6000.0, "downstream_train": 20.0, "downstream_eval": 2.0}
 
 
-def test_subset_seconds_reads_the_lists(tmp_path):
+def test_subset_seconds_from_stats_equal_the_manifest_samples(tmp_path):
+    """The data stage's stats.json gives the seconds that summing the subset's manifest records
+    gives (how the report counted them before it read stats.json)."""
+    lengths = {"train": [16000, 32000, 8000, 12345], "dev": [16000, 7], "test": [48000, 99999]}
     task_dir = tmp_path / "asr"
-    for split, lengths in (("train", [16000, 32000, 8000]), ("dev", [16000]), ("test", [48000])):
-        records = [{"id": f"{split}{i}", "num_samples": n} for i, n in enumerate(lengths)]
-        (task_dir / "manifest").mkdir(parents=True, exist_ok=True)
+    (task_dir / "manifest").mkdir(parents=True)
+    expected = {}
+    for seed in (1, 2):
+        (task_dir / "subsets" / "paper" / f"seed{seed}").mkdir(parents=True)
+        expected[seed] = 0.0
+    for split, samples in lengths.items():
+        records = [{"id": f"{split}{i}", "num_samples": n} for i, n in enumerate(samples)]
         (task_dir / "manifest" / f"{split}.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
-        chosen = [r["id"] for r in records][:2]
-        (task_dir / "subsets" / "paper" / "seed1").mkdir(parents=True, exist_ok=True)
-        (task_dir / "subsets" / "paper" / "seed1" / f"{split}.txt").write_text("\n".join(chosen) + "\n")
-    assert cost.subset_seconds(tmp_path, "asr", "paper", 1) == pytest.approx(3.0 + 1.0 + 3.0)
+        for seed in expected:
+            chosen = records[seed - 1:seed + 1]  # two utterances, different per seed
+            (task_dir / "subsets" / "paper" / f"seed{seed}" / f"{split}.txt").write_text(
+                "".join(r["id"] + "\n" for r in chosen))
+            expected[seed] += sum(r["num_samples"] for r in chosen) / TARGET_RATE
+    cli(["extract-list", "--manifest-dir", str(task_dir / "manifest"), "--subset-dirs",
+         str(task_dir / "subsets" / "paper" / "seed1"), str(task_dir / "subsets" / "paper" / "seed2"),
+         "--out", str(task_dir / "extract.txt"), "--stats", str(task_dir / "stats.json")])
+    stats = cost.read_stats(task_dir / "stats.json")
+    for seed, seconds in expected.items():
+        assert cost.subset_seconds(stats, "paper", seed, "asr") == seconds
+    with pytest.raises(MinisuperbError, match=r"task asr has no subset paper/seed3 \(it has: paper/seed1, paper/seed2\)"):
+        cost.subset_seconds(stats, "paper", 3, "asr")
 
 
 def test_summary_without_a_cost_key_is_named(tmp_path):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from minisuperb.featurizer import Featurizer, spec_augment
+from minisuperb.downstream.featurizer import Featurizer, spec_augment
 
 
 def test_weights_start_uniform_and_layers_are_normalised_without_affine():

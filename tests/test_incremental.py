@@ -8,24 +8,20 @@ API, check that on the default (demo) config:
 - changing one model's entry reruns only that model's jobs (plus aggregation and report);
 - changing the report settings reruns only the report.
 
-The "complete run" is made without computing anything: Snakemake's touch executor records every
-job's metadata (params, code, input set) as a real run does, then every output is created with
-modification times in DAG order. A dry run of the unchanged config then plans nothing.
+The "complete run" is made without computing anything (`snakemake_api.complete_run`); a dry run
+of the unchanged config then plans nothing.
 """
 
 from __future__ import annotations
 
 import copy
-import os
 import re
-import time
 from pathlib import Path
 
 import pytest
 import yaml
-from snakemake.settings.types import DAGSettings
 
-from snakemake_api import dry_run, open_workflow
+from snakemake_api import complete_run, dry_run
 
 REPO = Path(__file__).resolve().parents[1]
 NEW_MODEL = ("mel", {"loader": "s3prl", "name": "mel", "reference": None})
@@ -38,24 +34,6 @@ def rules_of(stage: str) -> set[str]:
 
 # Jobs that read every model's results: they rerun whenever any model changes.
 AGGREGATION_AND_REPORT = rules_of("report") | {"all"}
-
-
-def complete_run(workdir: Path, config: dict) -> None:
-    """Make `workdir` look like the aftermath of a complete run of `config` (see module doc)."""
-    with open_workflow(workdir, config, "complete_run_config.yaml") as workflow_api:
-        dag_api = workflow_api.dag(DAGSettings())
-        dag_api.execute_workflow(executor="touch")
-        levels = [[path for job in level for path in job.output] for level in workflow_api._workflow.dag.toposorted()]
-    start = time.time()
-    for depth, outputs in enumerate(levels):
-        for output in outputs:
-            path = workdir / str(output)
-            if output.is_directory:
-                path.mkdir(parents=True, exist_ok=True)
-            else:
-                path.parent.mkdir(parents=True, exist_ok=True)
-                path.touch()
-            os.utime(path, (start + depth, start + depth))  # each level newer than its inputs
 
 
 @pytest.fixture(scope="module")

@@ -9,7 +9,7 @@ import pytest
 from pesq import pesq as pesq_package
 from pystoi import stoi as pystoi_package
 
-from minisuperb import metrics
+from minisuperb.downstream import metrics
 from minisuperb.errors import MinisuperbError
 
 RATE = 16_000

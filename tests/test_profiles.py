@@ -4,17 +4,14 @@ the SLURM profile on a real one."""
 
 from __future__ import annotations
 
-import importlib.metadata
 import os
 import re
 import subprocess
 import sys
-import tomllib
 from pathlib import Path
 
 import pytest
 import yaml
-from packaging.version import Version
 from snakemake.api import SnakemakeApi
 from snakemake.settings.enums import Quietness
 from snakemake.settings.types import ConfigSettings, OutputSettings, ResourceSettings
@@ -161,30 +158,6 @@ def test_visible_gpus_counts_the_driver_listing_without_a_mask(monkeypatch, tmp_
 
 # --- conda environment (--sdm conda) ---------------------------------------------------------------
 # conda is not installed here: these tests check the file's structure and pins, not an install.
-
-RUNS_OUTSIDE_THE_JOB_ENVIRONMENT = {"snakemake", "snakemake-executor-plugin-slurm"}
-
-
-def canonical(name: str) -> str:
-    return re.sub(r"[-_.]+", "-", name).lower()
-
-
-def test_conda_environment_pins_every_dependency_to_the_tested_version():
-    environment = yaml.safe_load((REPO / "envs" / "minisuperb.yaml").read_text())
-    conda_packages = [entry for entry in environment["dependencies"] if isinstance(entry, str)]
-    assert "python=3.11" in conda_packages and "pip" in conda_packages
-    (pip_section,) = [entry["pip"] for entry in environment["dependencies"] if isinstance(entry, dict)]
-    pins = dict(requirement.split("==") for requirement in pip_section)
-    assert all(version for version in pins.values()), "every pip requirement is pinned with =="
-
-    project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
-    needed = {canonical(re.split(r"[<>=!~\[ ;]", requirement)[0]) for requirement in project["dependencies"]}
-    needed -= RUNS_OUTSIDE_THE_JOB_ENVIRONMENT
-    assert {canonical(name) for name in pins} == needed
-    for name, version in pins.items():
-        tested = importlib.metadata.version(name)
-        assert Version(tested) == Version(version), f"{name}: the tests run {tested}, the environment pins {version}"
-
 
 def test_conda_post_deploy_script_installs_the_workflow_package():
     script = REPO / "envs" / "minisuperb.post-deploy.sh"  # Snakemake finds it by this name

@@ -13,13 +13,14 @@ import pandas as pd
 import pytest
 import yaml
 
+from minisuperb import catalog
 from minisuperb.cli import main
 from minisuperb.cli import run as cli
 from minisuperb.errors import MinisuperbError
 from minisuperb.report.build import OUTPUTS
 from minisuperb.report.commands import report_settings
 
-TASKS = ("asr", "sid", "se", "ss")
+TASKS = catalog.TASK_NAMES
 REFERENCES = {"fbank": "FBANK", "w2v2": "wav2vec 2.0 Base", "hubert": "HuBERT Base",
               "wavlm": "WavLM Large", "mystery": None}
 # Quality per model (0 = FBANK-like, 1 = best); ranks like SUPERB's public set for the four
@@ -54,7 +55,8 @@ def write_metrics(root, protocol, sampling, seed, model, task, quality):
 
 
 def write_data(root):
-    """Manifests (2 s utterances) and subset lists of the runs."""
+    """Manifests (2 s utterances), subset lists of the runs, and the stats.json the report reads
+    (by the data stage's own `extract-list`)."""
     for task in TASKS:
         for split, count in (("train", 6), ("dev", 2), ("test", 2)):
             records = [{"id": f"{split}{i}", "num_samples": 32000, "sample_rate": 16000} for i in range(count)]
@@ -66,6 +68,18 @@ def write_data(root):
                 subset = root / "data" / task / "subsets" / sampling / f"seed{seed}" / f"{split}.txt"
                 subset.parent.mkdir(parents=True, exist_ok=True)
                 subset.write_text("".join(i + "\n" for i in ids))
+        data = root / "data" / task
+        cli(["extract-list", "--manifest-dir", str(data / "manifest"),
+             "--subset-dirs", *map(str, sorted(data.glob("subsets/*/seed*"))),
+             "--out", str(data / "subsets" / "extract.txt"), "--stats", str(stats_path(root, task))])
+
+
+def stats_path(root, task):
+    return root / "data" / task / "stats.json"
+
+
+def summary_path(root, model, task):
+    return root / "features" / model / f"{task}.json"
 
 
 def write_summaries(root):
@@ -74,7 +88,7 @@ def write_summaries(root):
             summary = {"model": model, "model_hash": "0" * 8, "num_layers": 3, "dim": DIM,
                        "frame_rate": FRAME_RATE, "wall_time_s": 4.0, "audio_seconds": 20.0,
                        "macs_per_second": 0.0 if model == "fbank" else 1.0e9, "bytes_on_disk": 2048}
-            path = root / "features" / model / f"{task}.json"
+            path = summary_path(root, model, task)
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(json.dumps(summary))
 
@@ -111,10 +125,12 @@ def collect(root):
     return report
 
 
-def build(root, out, settings=SETTINGS):
+def build(root, out, settings=SETTINGS, tasks=TASKS):
     report = root / "report"
+    stats = {task: str(stats_path(root, task)) for task in tasks}
+    summaries = {model: {task: str(summary_path(root, model, task)) for task in tasks} for model in QUALITY}
     cli(["report", "--results", str(report / "results.csv"), "--training", str(report / "training.csv"),
-         "--features-dir", str(root / "features"), "--data-dir", str(root / "data"),
+         "--stats", json.dumps(stats), "--feature-summaries", json.dumps(summaries),
          "--settings", json.dumps(settings), "--output-dir", str(out)])
     return out
 
@@ -258,6 +274,12 @@ def test_two_models_naming_the_same_reference_row_is_an_error(workdir):
          "--output", str(report / "results.csv"), "--training-output", str(report / "training.csv")])
     with pytest.raises(MinisuperbError, match=r"models mystery, wavlm name the same SUPERB row \(WavLM Large\)"):
         build(workdir, workdir / "out")
+
+
+def test_a_job_without_its_stats_or_summary_is_named(workdir):
+    collect(workdir)
+    with pytest.raises(MinisuperbError, match=r"--stats gives no file for ss, which the training table has"):
+        build(workdir, workdir / "out", tasks=TASKS[:-1])
 
 
 def test_settings_are_checked_against_the_schema():

@@ -5,9 +5,9 @@ import math
 import pandas as pd
 import pytest
 
-from minisuperb import scoring
 from minisuperb.cli import run as cli
 from minisuperb.errors import MinisuperbError
+from minisuperb.report import scoring
 
 # The Public Set ("SUPERB Score") column of MiniSUPERB's results figure, which equals the SUPERB
 # website's rounded Public Set score (config/reference/README.md).

@@ -4,15 +4,14 @@ from __future__ import annotations
 
 import pytest
 import torch
-
-from minisuperb import train
-from minisuperb.errors import MinisuperbError
-from minisuperb.tasks import TASKS
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
-from minisuperb.tasks.base import BiLstm, reverse_padded
-from minisuperb.tasks.asr import BLANK, TOKEN_IDS, VOCABULARY, AsrTask, encode_transcript, greedy_decode
-from minisuperb.tasks.sid import SidTask, class_ids
+from minisuperb.downstream.macs import head_macs_per_frame
+from minisuperb.downstream.tasks import TASKS
+from minisuperb.downstream.tasks.asr import BLANK, TOKEN_IDS, VOCABULARY, AsrTask, encode_transcript, greedy_decode
+from minisuperb.downstream.tasks.base import BiLstm, reverse_padded
+from minisuperb.downstream.tasks.sid import SidTask, class_ids
+from minisuperb.errors import MinisuperbError
 from test_train import run_toy, toy_asr, toy_settings, toy_sid
 
 
@@ -81,7 +80,7 @@ def test_asr_head_macs_match_an_analytic_count():
     task = AsrTask({"projector": 32, "hidden": 16, "layers": 2, "dropout": 0.0}, {})
     head = task.build_head(dim=40)
     batch = task.collate([task.make_item({"id": "a", "transcript": "AB"}, torch.zeros(50, 1, 40).numpy())])
-    per_frame = train.head_macs_per_frame(task, head, batch["features"][:, :, 0], batch["lengths"], batch)
+    per_frame = head_macs_per_frame(task, head, batch["features"][:, :, 0], batch["lengths"], batch)
     lstm = 2 * 4 * 16 * (32 + 16) + 2 * 4 * 16 * (32 + 16)  # two layers, two directions, four gates
     analytic = 40 * 32 + lstm + 32 * len(VOCABULARY)
     assert per_frame == pytest.approx(analytic, rel=0.1)

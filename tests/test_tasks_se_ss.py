@@ -10,12 +10,9 @@ import soundfile as sf
 import torch
 
 from minisuperb.corpora.audio import load
-from minisuperb.errors import MinisuperbError
-from minisuperb.metrics import pesq_wb, si_sdr, stoi
-from minisuperb.protocols import resolve_settings
-from minisuperb.tasks.se import SeTask
-from minisuperb.tasks.ss import SsTask
-from minisuperb.tasks.stft import (
+from minisuperb.downstream.metrics import pesq_wb, si_sdr, stoi
+from minisuperb.downstream.protocols import resolve_settings
+from minisuperb.downstream.tasks.masking import (
     SepRNN,
     Stft,
     frame_hop,
@@ -23,6 +20,9 @@ from minisuperb.tasks.stft import (
     permutation_invariant_loss,
     phase_sensitive_target,
 )
+from minisuperb.downstream.tasks.se import SeTask
+from minisuperb.downstream.tasks.ss import SsTask
+from minisuperb.errors import MinisuperbError
 
 RATE = 16_000
 FEATURE_HOP = 320  # the synthetic upstream runs at 50 frames per second, like HuBERT
@@ -339,7 +339,7 @@ def test_ss_needs_two_sources(tmp_path):
 @pytest.mark.parametrize("task_name", ["se", "ss"])
 def test_trainer_writes_se_and_ss_metrics_from_a_feature_store(tmp_path, task_name):
     from minisuperb.store import FeatureStore, StoreWriter
-    from minisuperb.train import RunSpec, run
+    from minisuperb.downstream.loop import RunSpec, run
 
     corpus = {"se": se_corpus, "ss": ss_corpus}[task_name]
     splits = {split: corpus(tmp_path, count, seed) for split, count, seed in [("train", 4, 10), ("dev", 2, 11), ("test", 2, 12)]}

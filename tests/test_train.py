@@ -16,14 +16,17 @@ import numpy as np
 import pytest
 import torch
 
-from minisuperb import cli, train
+from minisuperb import cli
+from minisuperb.catalog import SPLITS
 from minisuperb.config import validate_config
 from minisuperb.corpora.manifest import write_ids, write_manifest
+from minisuperb.downstream.checkpoint import LAST_CHECKPOINT, load_resumable, run_fingerprint
+from minisuperb.downstream.data import load_split
+from minisuperb.downstream.loop import RunSpec, TrainingInterrupted, check_settings, run
+from minisuperb.downstream.protocols import load_presets, resolve_settings
 from minisuperb.errors import MinisuperbError
-from minisuperb.protocols import load_presets, resolve_settings
 from minisuperb.store import FeatureStore, StoreWriter
 
-SPLITS = ("train", "dev", "test")
 REPO = Path(__file__).resolve().parents[1]
 
 
@@ -36,7 +39,7 @@ TOY_LETTERS = sorted(set("".join(TOY_WORDS)))
 def write_toy_task(root: Path, task: str, utterances: dict[str, list[tuple[dict, np.ndarray]]],
                    pooled: bool, layers: int, dim: int, model_hash: str = "toyhash") -> dict:
     """Write a store, manifests and subset lists for `utterances[split] = [(record, features)]`;
-    returns the paths `train.run` / `minisuperb train` need."""
+    returns the paths `loop.run` / `minisuperb train` need."""
     store = root / "features" / "toy" / f"{task}.zarr"
     manifest_dir = root / "data" / task / "manifest"
     subset_dir = root / "data" / task / "subsets" / "full" / "seed0"
@@ -105,13 +108,14 @@ def toy_settings(task: str, **changes) -> dict:
 
 
 def load_records(paths: dict) -> dict:
-    return {split: train.load_split(paths["manifest_dir"], paths["subset_dir"], split) for split in SPLITS}
+    return {split: load_split(paths["manifest_dir"], paths["subset_dir"], split) for split in SPLITS}
 
 
-def run_toy(paths: dict, task: str, out_dir: Path, settings: dict, store=None, stop_after_steps=None) -> dict:
-    spec = train.RunSpec(task=task, model="toy", protocol="minisuperb", sampling="full", seed=0,
-                         settings=settings, out_dir=out_dir, stop_after_steps=stop_after_steps)
-    return train.run(spec, store or FeatureStore.open(paths["store"]), load_records(paths))
+def run_toy(paths: dict, task: str, out_dir: Path, settings: dict, store=None, stop_after_steps=None,
+            workers: int = 0) -> dict:
+    spec = RunSpec(task=task, model="toy", protocol="minisuperb", sampling="full", seed=0, settings=settings,
+                   out_dir=out_dir, num_workers=workers, stop_after_steps=stop_after_steps)
+    return run(spec, store or FeatureStore.open(paths["store"]), load_records(paths))
 
 
 def deterministic_part(result: dict) -> dict:
@@ -129,10 +133,10 @@ def test_resumed_run_ends_exactly_like_an_uninterrupted_one(tmp_path):
                             specaug={"time_masks": 2, "time_width": 4, "freq_masks": 2, "freq_width": 4})
     uninterrupted = run_toy(paths, "asr", tmp_path / "whole", settings)
 
-    with pytest.raises(train.TrainingInterrupted, match="after step 13"):
+    with pytest.raises(TrainingInterrupted, match="after step 13"):
         run_toy(paths, "asr", tmp_path / "killed", settings, stop_after_steps=13)
     assert not (tmp_path / "killed" / "metrics.json").exists()
-    last = torch.load(tmp_path / "killed" / train.LAST_CHECKPOINT, weights_only=False)
+    last = torch.load(tmp_path / "killed" / LAST_CHECKPOINT, weights_only=False)
     assert last["progress"]["step"] == 10  # steps 11-13 were lost, as in a real preemption
     resumed = run_toy(paths, "asr", tmp_path / "killed", settings)
 
@@ -147,13 +151,25 @@ def test_checkpoint_of_other_settings_is_not_resumed(tmp_path):
     changed = toy_settings("sid", steps=10, lr=2e-2)
     records = load_records(paths)
     store = FeatureStore.open(paths["store"])
-    spec = train.RunSpec(task="sid", model="toy", protocol="minisuperb", sampling="full", seed=0,
+    spec = RunSpec(task="sid", model="toy", protocol="minisuperb", sampling="full", seed=0,
                          settings=changed, out_dir=tmp_path / "out")
-    fingerprint = train.run_fingerprint(spec, store.attrs, records)
-    assert train.load_resumable(tmp_path / "out" / train.LAST_CHECKPOINT, fingerprint) is None
+    fingerprint = run_fingerprint(spec, store.attrs, records)
+    assert load_resumable(tmp_path / "out" / LAST_CHECKPOINT, fingerprint) is None
     rerun = run_toy(paths, "sid", tmp_path / "out", changed)
     fresh = run_toy(paths, "sid", tmp_path / "fresh", changed)
     assert rerun["metrics"] == fresh["metrics"] and rerun["layer_weights"] == fresh["layer_weights"]
+
+
+# --- data loading --------------------------------------------------------------------------------
+
+
+def test_loader_workers_finish_with_the_same_metrics(tmp_path):
+    """Workers are spawned (fork-mode workers can deadlock in zarr) and change nothing."""
+    paths = toy_sid(tmp_path)
+    settings = toy_settings("sid", steps=4, eval_every=4)
+    in_process = run_toy(paths, "sid", tmp_path / "in_process", settings)
+    with_workers = run_toy(paths, "sid", tmp_path / "workers", settings, workers=2)
+    assert deterministic_part(with_workers) == deterministic_part(in_process)
 
 
 # --- metrics.json ----------------------------------------------------------------------------------
@@ -226,8 +242,8 @@ def test_cli_trains_and_writes_metrics(tmp_path):
 
 @pytest.mark.parametrize("case, message", [
     ("bad_json", "--settings is not valid JSON"),
-    ("missing_setting", "the sid settings lack eval_every"),
-    ("bad_optimizer", "unknown optimizer 'SGD'"),
+    ("missing_setting", "'eval_every' is a required property"),
+    ("bad_optimizer", "'SGD' is not one of ['Adam', 'AdamW']"),
     ("other_model_store", "toy"),
     ("unreadable_summary", "cannot read the store summary"),
 ])
@@ -255,7 +271,7 @@ def test_cli_bad_input_exits_2_with_a_message(tmp_path, capsys, case, message):
 @pytest.mark.parametrize("protocol", sorted(load_presets()))
 def test_every_preset_resolves_for_every_task(protocol):
     for task in ("asr", "sid", "se", "ss"):
-        train.check_settings(resolve_settings(protocol, task), task)
+        check_settings(resolve_settings(protocol, task), task)
 
 
 def test_presets_follow_the_papers():
@@ -320,9 +336,9 @@ def test_rule_trains_one_job_per_run_seed_model_task(tmp_path):
     (results / "data" / "sid" / "subsets" / "full" / "seed0").rename(results / "data" / "sid" / "subsets" / "full" / "seed3")
     snakefile = tmp_path / "Snakefile"
     snakefile.write_text(
-        f'RESULTS = "{results}"\nTARGETS = []\n'
+        f'RESULTS = "{results}"\n'
         f'include: "{REPO}/rules/common.smk"\ninclude: "{REPO}/rules/downstream.smk"\n'
-        "rule all:\n    input: TARGETS\n"
+        "rule all:\n    default_target: True\n    input: downstream_targets()\n"
     )
     small = toy_settings("sid", steps=4, eval_every=2)
     config = {"results": str(results), "tasks": ["sid"], "sampling": {"seeds": [3]},

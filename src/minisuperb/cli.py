@@ -23,7 +23,7 @@ COMMANDS = {
     "extract-list": "minisuperb.corpora.commands",
     "demo-model": "minisuperb.upstreams.commands",
     "extract": "minisuperb.upstreams.commands",
-    "train": "minisuperb.train",
+    "train": "minisuperb.downstream.commands",
     "collect": "minisuperb.report.commands",
     "superb-score": "minisuperb.report.commands",
     "report": "minisuperb.report.commands",

@@ -14,6 +14,7 @@ from typing import Any
 import jsonschema
 import yaml
 
+from minisuperb.catalog import TASK_NAMES
 from minisuperb.errors import MinisuperbError
 
 SCHEMA_DIR = Path(__file__).resolve().parents[2] / "config" / "schema"
@@ -40,6 +41,8 @@ def load_schema(schema_dir: str | Path = SCHEMA_DIR) -> dict:
         merged["properties"].update(part.get("properties", {}))
         merged["required"].extend(part.get("required", []))
         merged["definitions"].update(part.get("definitions", {}))
+    # The task names have one owner, the catalog; the schema file leaves the list open.
+    merged["properties"]["tasks"]["items"]["enum"] = list(TASK_NAMES)
     return merged
 
 
@@ -102,6 +105,18 @@ def validate_section(settings, key: tuple[str, ...], source: str = "--settings")
     settings = _copy(settings)
     _check(validator, settings, key, source)
     return settings
+
+
+def validate_definition(settings: dict, name: str, required: tuple[str, ...], key: tuple[str, ...],
+                        source: str = "--settings") -> None:
+    """Check `settings` against the schema's definition `name`, with every key of `required` present.
+
+    For settings assembled from several config sections (a task's resolved protocol settings),
+    which no single config key holds.
+    """
+    schema = load_schema()
+    subschema = {**schema["definitions"][name], "required": list(required), "definitions": schema["definitions"]}
+    _check(_Validator(subschema), _copy(settings), key, source)
 
 
 def json_object(text: str, option: str) -> dict:

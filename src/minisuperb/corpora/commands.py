@@ -10,28 +10,26 @@ others are single-threaded.
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import logging
 from pathlib import Path
 
+from minisuperb.catalog import SPLITS, TASK_NAMES, TASKS
 from minisuperb.config import json_object, validate_section
 from minisuperb.corpora import demo
-from minisuperb.corpora.librimix import read_librimix
-from minisuperb.corpora.librispeech import read_librispeech
 from minisuperb.corpora.manifest import read_ids, read_manifest, select, write_ids, write_lines, write_manifest
-from minisuperb.corpora.sampling import SPLITS, hours, subsample, union
-from minisuperb.corpora.voicebank import read_voicebank
-from minisuperb.corpora.voxceleb1 import read_voxceleb1
+from minisuperb.corpora.sampling import hours, seconds, subsample, union
 
 log = logging.getLogger(__name__)
-
-READERS = {"asr": read_librispeech, "sid": read_voxceleb1, "se": read_voicebank, "ss": read_librimix}
 
 
 def read_corpus(task: str, settings: dict, threads: int = 1) -> dict[str, list[dict]]:
     """{split: records} of a task's corpus; `settings` is the config's `data.<task>` (defaults
     are filled in and the settings are checked against config/schema/data.schema.yaml)."""
-    return READERS[task](validate_section(settings, ("data", task)), threads)
+    entry = TASKS[task]
+    reader = getattr(importlib.import_module(f"minisuperb.corpora.{entry.corpus}"), entry.reader)
+    return reader(validate_section(settings, ("data", task)), threads)
 
 
 def read_manifests(folder: Path) -> dict[str, list[dict]]:
@@ -60,11 +58,12 @@ def run_subsample(args: argparse.Namespace) -> None:
 
 
 def totals(records: list[dict]) -> dict:
-    return {"utterances": len(records), "hours": hours(records)}
+    # Seconds for exact sums downstream (the report's cost), hours for people.
+    return {"utterances": len(records), "seconds": seconds(records), "hours": hours(records)}
 
 
 def extract_stats(manifests: dict[str, list[dict]], subsets: dict[str, dict], needed: dict[str, list[str]]) -> dict:
-    """Utterances and hours per split: of the manifests, of each subset, and of their union."""
+    """Utterances, seconds and hours per split: of the manifests, of each subset, and of their union."""
     def stats_of(subset: dict[str, list[str]], name: str) -> dict:
         return {split: totals(select(manifests[split], subset[split], f"{name} {split}")) for split in SPLITS}
 
@@ -90,14 +89,14 @@ def register(subparsers) -> None:
     demo.register(subparsers)
 
     prepare = subparsers.add_parser("prepare", help="read a corpus in its real layout and write the manifests")
-    prepare.add_argument("--task", required=True, choices=sorted(READERS))
+    prepare.add_argument("--task", required=True, choices=TASK_NAMES)
     prepare.add_argument("--settings", required=True, help="JSON: the config's data.<task> section")
     prepare.add_argument("--out-dir", required=True, help="folder for train.jsonl, dev.jsonl, test.jsonl")
     prepare.add_argument("--threads", type=int, default=1, help="threads for the header reads (default 1)")
     prepare.set_defaults(func=run_prepare)
 
     sample = subparsers.add_parser("subsample", help="write the subset lists of one sampling and seed")
-    sample.add_argument("--task", required=True, choices=sorted(READERS))
+    sample.add_argument("--task", required=True, choices=TASK_NAMES)
     sample.add_argument("--sampling", required=True, help="paper, full, frac<F>, k<K> or n<N>")
     sample.add_argument("--seed", required=True, type=int)
     sample.add_argument("--settings", required=True, help="JSON: the config's sampling.paper.<task> section")

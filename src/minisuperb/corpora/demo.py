@@ -28,6 +28,7 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
+from minisuperb.catalog import TASKS
 from minisuperb.config import json_object, validate_section
 from minisuperb.corpora import espeak
 from minisuperb.corpora.audio import resample
@@ -44,8 +45,6 @@ log = logging.getLogger(__name__)
 MARKER = "demo_corpus.json"
 MARKER_TMP = MARKER + TMP_SUFFIX
 PART_FOLDERS = ("LibriSpeech", "VoxCeleb1", "VoiceBank-DEMAND", "Libri2Mix")
-# One random stream per part: changing one part's sizes does not change the others' audio.
-PART_STREAMS = {"asr": 1, "sid": 2, "se": 3, "ss": 4}
 
 # Common English words without homophones among them (no TO/TWO, THERE/THEIR), so that a
 # character-level ASR head can in principle reach 0 % WER; a few apostrophes as in LibriSpeech.
@@ -148,7 +147,8 @@ def validate_settings(settings: dict) -> dict:
 
 
 def part_rng(seed: int, part: str) -> np.random.Generator:
-    return np.random.default_rng([seed, PART_STREAMS[part]])
+    """One random stream per task's part: changing one part's sizes leaves the others' audio alone."""
+    return np.random.default_rng([seed, TASKS[part].demo_stream])
 
 
 # --------------------------------------------------------------------------------------------

@@ -10,11 +10,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from minisuperb.catalog import SPLITS
 from minisuperb.corpora.audio import find_audio, read_infos
 from minisuperb.corpora.manifest import check_split, require_dir
 from minisuperb.errors import MinisuperbError
-
-SPLITS = ("train", "dev", "test")
 
 
 def read_librispeech(settings: dict, threads: int = 1) -> dict[str, list[dict]]:

@@ -27,10 +27,10 @@ from fractions import Fraction
 
 import numpy as np
 
+from minisuperb.catalog import SPLITS
 from minisuperb.corpora.audio import TARGET_RATE
 from minisuperb.errors import MinisuperbError
 
-SPLITS = ("train", "dev", "test")
 # The {sampling} wildcard's constraint in rules/data.smk, too.
 SAMPLING_WILDCARD = r"paper|full|frac[0-9.]+|k[0-9]+|n[0-9]+"
 
@@ -167,6 +167,10 @@ def union(subsets: list[dict[str, list[str]]]) -> dict[str, list[str]]:
     return {split: sorted({utt_id for subset in subsets for utt_id in subset[split]}) for split in SPLITS}
 
 
+def seconds(records: list[dict]) -> float:
+    """Audio seconds of `records`."""
+    return sum(r["num_samples"] for r in records) / TARGET_RATE
+
+
 def hours(records: list[dict]) -> float:
-    """Audio hours of `records`."""
-    return sum(r["num_samples"] for r in records) / TARGET_RATE / 3600
+    return seconds(records) / 3600

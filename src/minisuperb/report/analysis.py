@@ -10,8 +10,8 @@ from typing import Mapping
 
 import pandas as pd
 
-from minisuperb import correlation, cost, scoring
 from minisuperb.errors import MinisuperbError
+from minisuperb.report import correlation, cost, scoring
 
 SCORE = "minisuperb_score"
 

@@ -1,4 +1,4 @@
-"""`minisuperb report`: results table + extraction summaries + subset lists -> results/report/
+"""`minisuperb report`: results table + extraction summaries + data stats -> results/report/
 (scores.csv, correlation.json, cost.csv, figures/*.png, report.md, report.html)."""
 
 from __future__ import annotations
@@ -10,9 +10,8 @@ from typing import Mapping
 
 import pandas as pd
 
-from minisuperb import cost, scoring
 from minisuperb.errors import MinisuperbError
-from minisuperb.report import analysis, figures
+from minisuperb.report import analysis, cost, figures, scoring
 from minisuperb.report.analysis import SCORE, run_label
 from minisuperb.report.document import Figure, Section, to_html, to_markdown
 
@@ -43,20 +42,29 @@ def resolve_mini_run(results: pd.DataFrame, settings: Mapping) -> dict:
     return runs.iloc[0].to_dict()
 
 
-def extracted_seconds(training: pd.DataFrame, run: Mapping, data_dir: Path) -> dict[tuple[str, str], float]:
+def extracted_seconds(training: pd.DataFrame, run: Mapping, stats: Mapping[str, dict]) -> dict[tuple[str, str], float]:
     """Audio seconds one evaluation extracts per (model, task): the run's subset lists, mean
-    over its seeds (models share the lists, so each list is read once)."""
+    over its seeds (models share the lists)."""
     jobs = analysis.of_run(training, run)
-    seconds: dict[tuple[str, int], float] = {}
-    for task, seed in sorted(set(zip(jobs["task"], jobs["seed"]))):
-        seconds[(task, seed)] = cost.subset_seconds(data_dir, task, run["sampling"], int(seed))
+    seconds = {(task, seed): cost.subset_seconds(stats[task], run["sampling"], int(seed), task)
+               for task, seed in set(zip(jobs["task"], jobs["seed"]))}
     return {(model, task): float(pd.Series([seconds[(task, s)] for s in group["seed"]]).mean())
             for (model, task), group in jobs.groupby(["model", "task"])}
 
 
-def read_summaries(training: pd.DataFrame, features_dir: Path) -> dict[tuple[str, str], dict]:
-    pairs = sorted(set(zip(training["model"], training["task"])))
-    return {(m, t): cost.read_summary(features_dir / m / f"{t}.json") for m, t in pairs}
+def read_inputs(training: pd.DataFrame, stats_paths: Mapping[str, str],
+                summary_paths: Mapping[str, Mapping[str, str]]) -> tuple[dict[str, dict], dict[tuple[str, str], dict]]:
+    """Every given stats.json ({task: path}) and extraction summary ({model: {task: path}});
+    an error when a job of the training table has no summary or its task no stats."""
+    stats = {task: cost.read_stats(path) for task, path in stats_paths.items()}
+    summaries = {(model, task): cost.read_summary(path)
+                 for model, paths in summary_paths.items() for task, path in paths.items()}
+    jobs = sorted(set(zip(training["model"], training["task"])))
+    for option, missing in (("--stats", sorted({t for _, t in jobs} - set(stats))),
+                            ("--feature-summaries", [f"{m}/{t}" for m, t in jobs if (m, t) not in summaries])):
+        if missing:
+            raise MinisuperbError(f"{option} gives no file for {', '.join(missing)}, which the training table has.")
+    return stats, summaries
 
 
 def scatter_panels(scores: pd.DataFrame, references: Mapping, corr: Mapping,
@@ -179,12 +187,13 @@ def sections(scores: pd.DataFrame, points: scoring.Points, settings: Mapping, ru
     ]
 
 
-def build_report(results_csv: str | Path, training_csv: str | Path, features_dir: str | Path,
-                 data_dir: str | Path, settings: Mapping, output_dir: str | Path,
+def build_report(results_csv: str | Path, training_csv: str | Path, stats_paths: Mapping[str, str],
+                 summary_paths: Mapping[str, Mapping[str, str]], settings: Mapping, output_dir: str | Path,
                  reference_dir: str | Path = scoring.REFERENCE_DIR) -> dict[str, Path]:
     output_dir = Path(output_dir)
     results = scoring.read_table(results_csv)
     training = read_training(training_csv)
+    stats, summaries = read_inputs(training, stats_paths, summary_paths)
     run = resolve_mini_run(results, settings)
     mini_rows = analysis.run_rows(results, run)
     references = analysis.reference_scores(reference_dir)
@@ -207,8 +216,7 @@ def build_report(results_csv: str | Path, training_csv: str | Path, features_dir
             "bootstrap": settings["bootstrap"], "confidence": settings["confidence"],
             "bootstrap_seed": settings["seed"], **corr}
 
-    summaries = read_summaries(training, Path(features_dir))
-    measured = {label: analysis.run_costs(training, r, summaries, extracted_seconds(training, r, Path(data_dir)))
+    measured = {label: analysis.run_costs(training, r, summaries, extracted_seconds(training, r, stats))
                 for label, r in (("mini", run), ("full_run", full_run)) if r}
     cost_frame = cost.cost_table(analysis.cost_rows(measured["mini"], summaries, settings["superb_protocol"],
                                                     measured.get("full_run")))

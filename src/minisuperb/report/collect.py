@@ -10,20 +10,21 @@ from typing import Iterable, Mapping
 
 import pandas as pd
 
+from minisuperb import catalog
 from minisuperb.errors import MinisuperbError
-from minisuperb.scoring import METRIC_COLUMNS
+from minisuperb.report.scoring import METRIC_COLUMNS
+from minisuperb.store.layout import bytes_on_disk
 
 METRICS_FILE = "metrics.json"
-TASK_PREFIX = {"asr": "ASR", "sid": "SID", "se": "SE", "ss": "SS"}
 RUN_KEYS = ("protocol", "sampling", "seed")
 REQUIRED_KEYS = ("model", "task", *RUN_KEYS, "metrics", "macs", "wall_time_s", "steps")
 
 
 def metric_column(task: str, metric: str, source: str = "") -> str:
     """Our metric name -> the leaderboard column, e.g. (se, si_sdri) -> SE_sisdri."""
-    if task not in TASK_PREFIX:
-        raise MinisuperbError(f"{source}: unknown task {task!r}; expected one of {', '.join(TASK_PREFIX)}.")
-    column = f"{TASK_PREFIX[task]}_{metric.replace('_', '')}"
+    if task not in catalog.TASKS:
+        raise MinisuperbError(f"{source}: unknown task {task!r}; expected one of {', '.join(catalog.TASKS)}.")
+    column = catalog.leaderboard_column(task, metric)
     if column not in METRIC_COLUMNS:
         raise MinisuperbError(
             f"{source}: metric {metric!r} of task {task!r} maps to unknown column {column!r}; "
@@ -94,13 +95,9 @@ def training_table(records: Iterable[tuple[Path, dict]]) -> pd.DataFrame:
             "steps": record["steps"], "best_step": record.get("best_step"),
             "wall_time_s": float(record["wall_time_s"]), "device": record.get("device"),
             "macs_train": float(record["macs"]["train"]), "macs_eval": float(record["macs"]["eval"]),
-            "bytes_on_disk": folder_bytes(Path(path).parent),
+            "bytes_on_disk": bytes_on_disk(Path(path).parent),
         })
     return pd.DataFrame(rows).sort_values([*RUN_KEYS, "model", "task"], kind="stable").reset_index(drop=True)
-
-
-def folder_bytes(folder: Path) -> int:
-    return sum(f.stat().st_size for f in folder.rglob("*") if f.is_file())
 
 
 def collect(paths: Iterable[str | Path], references: Mapping[str, str | None]) -> tuple[pd.DataFrame, pd.DataFrame]:

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from minisuperb import scoring
 from minisuperb.config import json_object, validate_section
+from minisuperb.report import scoring
 from minisuperb.report.collect import collect
 from minisuperb.runtime import set_threads
 
@@ -51,7 +51,8 @@ def run_report(args: argparse.Namespace) -> None:
     from minisuperb.report.build import build_report  # matplotlib and scipy: only this command needs them
 
     set_threads(args.threads)
-    outputs = build_report(args.results, args.training, args.features_dir, args.data_dir,
+    outputs = build_report(args.results, args.training, json_object(args.stats, "--stats"),
+                           json_object(args.feature_summaries, "--feature-summaries"),
                            report_settings(args.settings), args.output_dir, args.reference_dir)
     log.info("wrote %s", ", ".join(str(p) for p in outputs.values()))
 
@@ -80,8 +81,11 @@ def register(subparsers) -> None:
     parser = subparsers.add_parser("report", help="scores, correlation, cost, figures, report.md/.html")
     parser.add_argument("--results", required=True, help="results table from `collect`")
     parser.add_argument("--training", required=True, help="training table from `collect`")
-    parser.add_argument("--features-dir", required=True, help="results/features (extraction summaries)")
-    parser.add_argument("--data-dir", required=True, help="results/data (manifests and subset lists)")
+    parser.add_argument("--stats", required=True,
+                        help='JSON {task: its stats.json from `extract-list`}, e.g. \'{"asr": "results/data/asr/stats.json"}\'')
+    parser.add_argument("--feature-summaries", required=True,
+                        help="JSON {model: {task: its extraction summary}}, e.g. "
+                             '\'{"hubert": {"asr": "results/features/hubert/asr.json"}}\'')
     parser.add_argument("--settings", default="{}", help="the config's `report:` section as JSON")
     parser.add_argument("--reference-dir", default=str(scoring.REFERENCE_DIR), help="SUPERB reference tables")
     parser.add_argument("--output-dir", required=True, help="results/report")

@@ -12,9 +12,9 @@ import matplotlib.pyplot as plt  # noqa: E402  (the backend must be chosen first
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from minisuperb.cost import ALL, STAGES  # noqa: E402
 from minisuperb.report.analysis import SCORE  # noqa: E402
-from minisuperb.scoring import higher_is_better  # noqa: E402
+from minisuperb.report.cost import ALL, STAGES  # noqa: E402
+from minisuperb.report.scoring import higher_is_better  # noqa: E402
 
 DPI = 110
 STAGE_COLORS = {"upstream": "#4c72b0", "downstream_train": "#dd8452", "downstream_eval": "#55a868"}

@@ -26,8 +26,3 @@ class Upstream(nn.Module):
 
     def forward(self, wavs: torch.Tensor, lengths: torch.Tensor) -> tuple[list[torch.Tensor], torch.Tensor]:
         raise NotImplementedError
-
-
-def padding_mask(lengths: torch.Tensor, max_length: int) -> torch.Tensor:
-    """[B, max_length] bool, True on valid positions."""
-    return torch.arange(max_length, device=lengths.device)[None, :] < lengths[:, None]

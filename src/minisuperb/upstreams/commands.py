@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import argparse
-import json
 
+from minisuperb.catalog import TASK_NAMES
+from minisuperb.config import json_object
 from minisuperb.errors import MinisuperbError
 from minisuperb.runtime import set_threads
 
@@ -15,9 +16,9 @@ def register(subparsers) -> None:
         description="Extract all hidden states of one model for the utterances of one task "
                     "into a feature store, and write its summary JSON.")
     extract.add_argument("--model", required=True, help="model name (the key under `models:`)")
-    extract.add_argument("--model-settings", required=True, type=_json_object,
+    extract.add_argument("--model-settings", required=True,
                          help="the model's config entry as JSON (loader, name, path, ...)")
-    extract.add_argument("--task", required=True, choices=["asr", "sid", "se", "ss"])
+    extract.add_argument("--task", required=True, choices=TASK_NAMES)
     extract.add_argument("--manifest-dir", required=True, help="folder of the task's <split>.jsonl manifests")
     extract.add_argument("--ids", required=True, help="split<TAB>id list of the utterances to extract")
     extract.add_argument("--out", required=True, help="feature store to write (<model>/<task>.zarr)")
@@ -41,23 +42,13 @@ def register(subparsers) -> None:
     demo.set_defaults(func=_demo_model)
 
 
-def _json_object(text: str) -> dict:
-    try:
-        value = json.loads(text)
-    except json.JSONDecodeError as error:
-        raise argparse.ArgumentTypeError(f"not valid JSON: {error}") from error
-    if not isinstance(value, dict):
-        raise argparse.ArgumentTypeError("must be a JSON object (the model's config entry)")
-    return value
-
-
 def _extract(args) -> None:
     from minisuperb.upstreams.extract import extract
 
     set_threads(args.threads)  # after the import, so that torch is bound directly
     if args.batch_seconds is not None and args.batch_seconds <= 0:
         raise MinisuperbError(f"--batch-seconds must be positive, got {args.batch_seconds}.")
-    extract(args.model, args.model_settings, args.task, args.manifest_dir, args.ids, args.out,
+    extract(args.model, json_object(args.model_settings, "--model-settings"), args.task, args.manifest_dir, args.ids, args.out,
             args.summary, batch_seconds=args.batch_seconds, device=args.device)
 
 

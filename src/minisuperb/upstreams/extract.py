@@ -27,6 +27,7 @@ from torch import nn
 from torch.nn.utils.rnn import pad_sequence
 from tqdm import tqdm
 
+from minisuperb.catalog import TASKS
 from minisuperb.corpora import audio
 from minisuperb.corpora.audio import TARGET_RATE as SAMPLE_RATE
 from minisuperb.corpora.manifest import read_manifest, select
@@ -44,7 +45,6 @@ log = logging.getLogger(__name__)
 # GPU large batches pay; on a CPU a Base-size model is compute-bound and large padded batches run
 # slower than small ones (BENCHMARKS.md, "Extraction"), while small models still gain from a few.
 DEFAULT_BATCH_SECONDS = {"cpu": 16.0, "cuda": 64.0}
-POOLED_TASKS = {"sid"}  # the reference stores SID as per-layer time averages
 # CPU compute precisions (a model entry's `precision`). On this project's avx512_bf16 CPU,
 # bfloat16 autocast runs a Base-size model's forward 2.5x faster than stock float32 but moves
 # every layer's features by 1-2% relative (BENCHMARKS.md, "Extraction"), ~50x the float16
@@ -117,7 +117,7 @@ def read_utterances(manifest_dir: str | Path, ids_path: str | Path) -> list[Utte
         if not tab or not split or not utt_id.strip():
             raise MinisuperbError(
                 f"{ids_path} line {number}: {line!r} is not 'split<TAB>id'. Rerun the data stage "
-                "(minisuperb subsample --union) to rewrite it."
+                "(minisuperb extract-list) to rewrite it."
             )
         ids_by_split.setdefault(split, []).append(utt_id.strip())
     utterances = []
@@ -261,7 +261,7 @@ def extract(model: str, entry: dict, task: str, manifest_dir: str | Path, ids_pa
              model, task, len(utterances), audio_seconds, batch_seconds, torch_device)
 
     with StoreWriter(out, model, model_hash(entry), upstream.num_layers, upstream.dim,
-                     upstream.frame_rate, pooled=task in POOLED_TASKS,
+                     upstream.frame_rate, pooled=TASKS[task].pooled,
                      attrs={"task": task, "loader": entry["loader"]}) as writer:
         loop_started = time.perf_counter()
         probe_difference, probed = _probe(runner, utterances, upstream.min_samples)

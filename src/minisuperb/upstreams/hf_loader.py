@@ -26,7 +26,8 @@ from torch import nn
 
 from minisuperb.corpora.audio import TARGET_RATE as SAMPLE_RATE
 from minisuperb.errors import MinisuperbError
-from minisuperb.upstreams.base import Upstream, padding_mask
+from minisuperb.tensors import padding_mask
+from minisuperb.upstreams.base import Upstream
 
 log = logging.getLogger(__name__)
 

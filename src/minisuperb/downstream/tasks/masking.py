@@ -1,4 +1,5 @@
-"""STFT masking shared by speech enhancement (SE) and separation (SS).
+"""The masking task shared by speech enhancement (SE) and separation (SS): `MaskingTask`, its
+`SepRNN` head, the permutation-invariant loss, and the STFT and frame alignment it relies on.
 
 Both tasks follow s3prl's `enhancement_stft2` / `separation_stft2` (the MiniSUPERB versions):
 features aligned to the STFT frames of the input, a BiLSTM (`SepRNN`) predicting one sigmoid
@@ -17,9 +18,9 @@ import torch
 from torch import Tensor, nn
 
 from minisuperb.corpora.audio import TARGET_RATE, load
+from minisuperb.downstream.tasks.base import BiLstm, DownstreamTask, pad_features
 from minisuperb.errors import MinisuperbError
-from minisuperb.tasks.base import BiLstm, DownstreamTask, pad_features
-from minisuperb.upstreams.base import padding_mask
+from minisuperb.tensors import padding_mask
 
 # s3prl's TOLERABLE_SEQLEN_DIFF: feature and STFT frame counts may differ by less than this.
 MAX_FRAME_DIFFERENCE = 5

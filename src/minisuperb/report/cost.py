@@ -3,7 +3,7 @@
 How MACs are counted (the report states the same):
 - MiniSUPERB upstream: the frozen upstream runs once per utterance of the subsets (train, dev,
   test), at extraction: `macs_per_second` (from the extraction summary) x the audio seconds of
-  the subset lists.
+  the subset lists (their hours in the data stage's stats.json).
 - MiniSUPERB downstream: `macs.train` and `macs.eval` of each metrics.json, as the trainer
   counted them (thop forward MACs per frame of the head, LSTM included, plus the featurizer; x 3
   per training frame for forward + backward; every dev evaluation and the test), averaged over
@@ -27,9 +27,7 @@ from typing import Mapping, Sequence
 
 import pandas as pd
 
-from minisuperb.corpora.audio import TARGET_RATE
-from minisuperb.corpora.manifest import read_ids, read_manifest, select
-from minisuperb.corpora.sampling import SPLITS
+from minisuperb.catalog import SPLITS
 from minisuperb.errors import MinisuperbError
 
 TRAIN_FACTOR = 3  # MACs of one training example = forward + backward (~2 x forward)
@@ -106,24 +104,27 @@ def reduction_percent(mini: float, superb: float) -> float:
     return 100.0 * (1.0 - mini / superb) if superb > 0 else math.nan
 
 
-def subset_seconds(data_dir: str | Path, task: str, sampling: str, seed: int) -> float:
-    """Audio seconds of a run's subset lists (train, dev and test) of one task."""
-    data_dir = Path(data_dir) / task
-    seconds = 0.0
-    for split in SPLITS:
-        ids = read_ids(data_dir / "subsets" / sampling / f"seed{seed}" / f"{split}.txt")
-        records = select(read_manifest(data_dir / "manifest" / f"{split}.jsonl"), ids,
-                         where=f"the {task} {split} subset {sampling}/seed{seed}")
-        seconds += sum(record["num_samples"] for record in records) / TARGET_RATE
-    return seconds
+def subset_seconds(stats: Mapping, sampling: str, seed: int, task: str) -> float:
+    """Audio seconds of a run's subset lists (train, dev and test) of one task, from the task's
+    stats.json (`minisuperb extract-list`: seconds per split of each subset <sampling>/seed<seed>)."""
+    name = f"{sampling}/seed{seed}"
+    subsets = stats["subsets"]
+    if name not in subsets:
+        raise MinisuperbError(
+            f"the stats.json of task {task} has no subset {name} (it has: {', '.join(sorted(subsets)) or 'none'}); "
+            "the run's sampling or seed is not in the config the data stage ran with: rerun the data stage."
+        )
+    return sum(subsets[name][split]["seconds"] for split in SPLITS)
+
+
+def read_stats(path: str | Path) -> dict:
+    """A task's stats.json, written by the data stage."""
+    return _read_json(path, "data stats", "Run the data stage first.")
 
 
 def read_summary(path: str | Path) -> dict:
     """The extraction summary of one (model, task), with the keys the cost model needs."""
-    path = Path(path)
-    if not path.is_file():
-        raise MinisuperbError(f"extraction summary {path} does not exist. Run the features stage first.")
-    summary = json.loads(path.read_text())
+    summary = _read_json(path, "extraction summary", "Run the features stage first.")
     missing = [key for key in SUMMARY_KEYS if key not in summary]
     if missing:
         raise MinisuperbError(
@@ -131,6 +132,13 @@ def read_summary(path: str | Path) -> dict:
             "version of the features stage: delete it and rerun the extraction."
         )
     return summary
+
+
+def _read_json(path: str | Path, what: str, fix: str) -> dict:
+    path = Path(path)
+    if not path.is_file():
+        raise MinisuperbError(f"{what} {path} does not exist. {fix}")
+    return json.loads(path.read_text())
 
 
 def _mean(values) -> float:

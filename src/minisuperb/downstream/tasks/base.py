@@ -1,6 +1,6 @@
 """The downstream task interface: data items, head, loss and metrics of one task.
 
-The trainer (`minisuperb.train`) owns everything task-independent: the featurizer, the
+The trainer (`minisuperb.downstream.loop`) owns everything task-independent: the featurizer, the
 optimizer, steps, gradient accumulation, clipping, dev evaluation, checkpoints and metrics.json.
 A task only says how to turn a manifest record and its stored features into a training item,
 how to batch items, which head to train, its loss, and how to score the head's predictions.
@@ -88,9 +88,9 @@ class BiLstm(torch.nn.Module):
     On valid frames it computes exactly what `nn.LSTM(bidirectional=True)` computes on a packed
     sequence (the backward direction runs on each sequence reversed within its length, so it
     starts at the true last frame); frames beyond a sequence's length hold garbage for the
-    caller to ignore. Why not packing: on CPU, the backward pass of a packed LSTM whose lengths
-    differ is about 5x slower than on equal lengths (bench/bench_train.py, torch 2.14), and the
-    demo trains on CPU. Dropout is applied between layers, as `nn.LSTM(dropout=...)` does.
+    caller to ignore. Why not packing: on CPU, where the demo trains, the backward pass of a
+    packed LSTM is much slower when lengths differ. Dropout is applied between layers, as
+    `nn.LSTM(dropout=...)` does.
     """
 
     def __init__(self, input_size: int, hidden: int, layers: int, dropout: float):

@@ -15,7 +15,7 @@ import yaml
 
 from minisuperb.errors import MinisuperbError
 
-PRESETS_PATH = Path(__file__).resolve().parents[2] / "config" / "protocols.yaml"
+PRESETS_PATH = Path(__file__).resolve().parents[3] / "config" / "protocols.yaml"
 
 
 def load_presets(path: str | Path = PRESETS_PATH) -> dict:

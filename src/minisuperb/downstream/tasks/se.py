@@ -8,9 +8,9 @@ from __future__ import annotations
 import numpy as np
 from torch import Tensor
 
+from minisuperb.downstream.metrics import pesq_wb, si_sdr_improvement, stoi
+from minisuperb.downstream.tasks.masking import MaskingTask, Stft, frame_hop
 from minisuperb.errors import MinisuperbError
-from minisuperb.metrics import pesq_wb, si_sdr_improvement, stoi
-from minisuperb.tasks.stft import MaskingTask, Stft, frame_hop
 
 
 class SeTask(MaskingTask):

@@ -13,9 +13,9 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from minisuperb import metrics
+from minisuperb.downstream import metrics
+from minisuperb.downstream.tasks.base import BiLstm, DownstreamTask, pad_features
 from minisuperb.errors import MinisuperbError
-from minisuperb.tasks.base import BiLstm, DownstreamTask, pad_features
 
 BLANK = "<blank>"
 WORD_SEPARATOR = "|"

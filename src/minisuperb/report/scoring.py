@@ -21,17 +21,18 @@ from typing import Mapping, Sequence
 
 import pandas as pd
 
+from minisuperb import catalog
 from minisuperb.errors import MinisuperbError
 
 log = logging.getLogger(__name__)
 
-REFERENCE_DIR = Path(__file__).resolve().parents[2] / "config" / "reference"
+REFERENCE_DIR = Path(__file__).resolve().parents[3] / "config" / "reference"
 REFERENCE_POINTS_FILE = "superb_reference_points.csv"
 
-# Every metric column a results table may hold: our four tasks' metrics first (with ASR_cer and
+# Every metric column a results table may hold: our tasks' metrics first (with ASR_cer and
 # SE_sisdri, which the leaderboards lack), then the other SUPERB leaderboard keys.
 METRIC_COLUMNS = (
-    "ASR_wer", "ASR_cer", "SID_acc", "SE_pesq", "SE_stoi", "SE_sisdri", "SS_sisdri",
+    *(catalog.leaderboard_column(task, metric) for task in catalog.TASKS for metric in catalog.TASKS[task].metrics),
     "PR_per", "KS_acc", "IC_acc", "ER_acc", "ASR_LM_wer", "QbE_mtwv", "QbE_map", "QbE_eer",
     "SF_f1", "SF_cer", "SV_eer", "SD_der", "ST_bleu",
 )

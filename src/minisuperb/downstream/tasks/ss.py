@@ -10,9 +10,9 @@ import itertools
 import numpy as np
 from torch import Tensor
 
+from minisuperb.downstream.metrics import si_sdr
+from minisuperb.downstream.tasks.masking import MaskingTask, Stft, frame_hop, phase_sensitive_target
 from minisuperb.errors import MinisuperbError
-from minisuperb.metrics import si_sdr
-from minisuperb.tasks.stft import MaskingTask, Stft, frame_hop, phase_sensitive_target
 
 NUM_SPEAKERS = 2
 

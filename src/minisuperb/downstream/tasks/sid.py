@@ -15,10 +15,10 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from minisuperb import metrics
+from minisuperb.downstream import metrics
+from minisuperb.downstream.tasks.base import DownstreamTask, pad_features
 from minisuperb.errors import MinisuperbError
-from minisuperb.tasks.base import DownstreamTask, pad_features
-from minisuperb.upstreams.base import padding_mask
+from minisuperb.tensors import padding_mask
 
 
 def class_ids(train_labels: Sequence[int]) -> dict[int, int]:

@@ -23,7 +23,7 @@ def edit_distance(reference: Sequence[Hashable], hypothesis: Sequence[Hashable])
 
     One numpy pass per reference token: the substitution/deletion step is elementwise, and the
     insertion chain within a row, cur[j] = min_k(tmp[k] + j - k), is a running minimum of
-    tmp - j. This keeps corpus CER on thousands of long utterances to about a second.
+    tmp - j.
     """
     vocabulary: dict[Hashable, int] = {}
     ref = np.array([vocabulary.setdefault(token, len(vocabulary)) for token in reference], dtype=np.int64)
