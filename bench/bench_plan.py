@@ -5,9 +5,11 @@ scratch folder, wall and CPU seconds of the child process:
 - plan: an empty results folder (every job planned);
 - add one model: after a complete run of the 50 models (made without computing anything,
   `tests/snakemake_api.complete_run`), the config gains a 51st model.
-`--profile FILE` also writes the top of a cProfile of one in-process dry run.
+`--profile FILE` also writes the top of a cProfile of one in-process dry run; `--baseline DIR`
+also times the plan of another checkout of the workflow (e.g. `git worktree add /tmp/old <commit>`)
+in the same run, its package taken from DIR/src.
 
-    .venv/bin/python bench/bench_plan.py --models 50 --repeat 3
+    .venv/bin/python bench/bench_plan.py --models 50 --repeat 3 --baseline /tmp/old
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import copy
 import cProfile
 import io
 import json
+import os
 import pstats
 import resource
 import subprocess
@@ -42,14 +45,14 @@ def scale_config(models: int, seeds: int) -> dict:
     return config
 
 
-def timed_dry_run(workdir: Path, config: dict) -> dict:
+def timed_dry_run(workdir: Path, config: dict, workflow: Path = REPO) -> dict:
     path = workdir / "bench_config.yaml"
     path.write_text(yaml.safe_dump(config, sort_keys=False))
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     result = subprocess.run(
-        [SNAKEMAKE, "-n", "-q", "--cores", "1", "-s", REPO / "Snakefile", "--configfile", path, "-d", workdir],
-        capture_output=True, text=True,
+        [SNAKEMAKE, "-n", "-q", "--cores", "1", "-s", workflow / "Snakefile", "--configfile", path, "-d", workdir],
+        capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(workflow / "src")},
     )
     wall = time.perf_counter() - start
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -65,6 +68,7 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--profile", type=Path, help="write the top of a cProfile of one dry run here")
+    parser.add_argument("--baseline", type=Path, help="another checkout of the workflow to time the plan of")
     args = parser.parse_args()
 
     config = scale_config(args.models, args.seeds)
@@ -80,7 +84,11 @@ def main() -> None:
             text = io.StringIO()
             pstats.Stats(profiler, stream=text).sort_stats("cumulative").print_stats(40)
             args.profile.write_text(text.getvalue())
-        plan = [timed_dry_run(empty, config) for _ in range(args.repeat)]
+        plan, baseline = [], []
+        for _ in range(args.repeat):  # interleaved, so that both see the same machine load
+            plan.append(timed_dry_run(empty, config))
+            if args.baseline:
+                baseline.append(timed_dry_run(empty, config, args.baseline.resolve()))
 
         complete_run(finished, config)
         grown = copy.deepcopy(config)
@@ -90,7 +98,7 @@ def main() -> None:
 
     print(json.dumps({
         "models": args.models, "seeds": args.seeds, "jobs_planned": jobs, "jobs_after_adding_one_model": added,
-        "plan": plan, "add_one_model": add_one,
+        "plan": plan, "baseline_plan": baseline, "add_one_model": add_one,
     }, indent=1))
 
 

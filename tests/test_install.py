@@ -52,5 +52,5 @@ def test_conda_environment_is_generated_from_the_lock():
 def test_makefile_installs_from_the_lock_only():
     makefile = (REPO / "Makefile").read_text()
     installs = re.findall(r"pip install (.*)", makefile)
-    assert "--quiet -r requirements.lock" in installs
+    assert "--quiet --no-deps -r requirements.lock" in installs
     assert all("requirements.lock" in line or "--no-deps" in line for line in installs), installs
