@@ -12,7 +12,9 @@ if not workflow.overwrite_configfiles:
     configfile: "config/config.yaml"
 
 
-validate_config(config, source="the Snakemake config (config/config.yaml and --config/--configfile)")
+# Errors name the file the user passed (--configfile), not the demo's.
+CONFIG_FILES = ", ".join(map(str, workflow.overwrite_configfiles)) or "config/config.yaml"
+validate_config(config, source=f"{CONFIG_FILES} (and any --config values)")
 
 RESULTS = config["results"]
 
@@ -22,6 +24,7 @@ wildcard_constraints:
     task=TASK_PATTERN,
     sampling=SAMPLING_WILDCARD,
     seed=r"\d+",
+    train_seed=r"\d+",
     model=r"[^/]+",
     protocol=r"[A-Za-z0-9_]+",
 

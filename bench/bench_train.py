@@ -86,7 +86,7 @@ def synthetic_task(root: Path, task: str, upstream: str, seconds: tuple[float, f
 
 def time_task(root: Path, task: str, upstream: str, settings: dict, steps: int, seconds) -> dict:
     store, records = synthetic_task(root, task, upstream, seconds)
-    spec = RunSpec(task=task, model=upstream, protocol="bench", sampling="bench", seed=0,
+    spec = RunSpec(task=task, model=upstream, protocol="bench", sampling="bench", seed=0, train_seed=0,
                          settings=settings | {"steps": steps, "eval_every": steps, "checkpoint_every": steps},
                          out_dir=root / "out" / upstream / task)
     trainer = Trainer(spec, store, records)

@@ -8,9 +8,9 @@ import os
 
 from minisuperb.catalog import SPLITS
 from minisuperb.corpora.sampling import parse_sampling
-from minisuperb.downstream.protocols import load_presets, resolve_settings
+from minisuperb.downstream.protocols import PRESETS_PATH, load_presets, resolve_settings
 from minisuperb.errors import MinisuperbError
-from minisuperb.upstreams.registry import feature_settings
+from minisuperb.upstreams.registry import check_entry, feature_settings, task_entry
 
 # Under `--sdm conda` every job runs in this pinned environment (the path is relative to the
 # rule files); without it the directive is ignored and jobs use the current environment.
@@ -20,6 +20,7 @@ DEMO_CORPUS = f"{RESULTS}/data/corpus/demo"
 DEMO_MODEL_FILES = ("config.json", "model.safetensors", "preprocessor_config.json")
 REPORT_DIR = f"{RESULTS}/report"
 PROTOCOL_PRESETS = load_presets()
+PROTOCOL_PRESETS_FILE = str(PRESETS_PATH)
 
 
 # --- paths ---------------------------------------------------------------------------------------
@@ -61,13 +62,22 @@ def feature_summary(model="{model}", task="{task}"):
     return f"{RESULTS}/features/{model}/{task}.json"
 
 
-def feature_store(summary):
-    """The Zarr store beside an extraction summary: the job publishes both, Snakemake tracks the summary."""
-    return os.path.splitext(summary)[0] + ".zarr"
+def feature_store(model="{model}", task="{task}"):
+    """The Zarr store; an output of its extraction and an input of training, so that a store
+    moved away or deleted is planned again rather than failing inside training."""
+    return f"{RESULTS}/features/{model}/{task}.zarr"
 
 
-def metrics_file(protocol="{protocol}", sampling="{sampling}", seed="{seed}", model="{model}", task="{task}"):
-    return f"{RESULTS}/downstream/{protocol}/{sampling}/seed{seed}/{model}/{task}/metrics.json"
+def metrics_file(
+    protocol="{protocol}",
+    sampling="{sampling}",
+    seed="{seed}",
+    train_seed="{train_seed}",
+    model="{model}",
+    task="{task}",
+):
+    """`seed` drew the subset lists (sampling.seeds); `train_seed` initialised the head (downstream.train_seeds)."""
+    return f"{RESULTS}/downstream/{protocol}/{sampling}/seed{seed}/train{train_seed}/{model}/{task}/metrics.json"
 
 
 def report_file(name):
@@ -125,9 +135,17 @@ def configured_subset_lists(task):
     ]
 
 
-def model_entry(model):
-    """The model's config entry; a demo model's `path` is the directory the workflow makes."""
-    entry = dict(config["models"][model])
+def paper_id_lists(task):
+    """The id files a task's `sampling.paper.<task>.ids` names: inputs of its subsample jobs, so
+    that editing a list redraws the subsets."""
+    return list(config["sampling"]["paper"][task].get("ids", {}).values())
+
+
+def model_entry(model, task):
+    """The model's config entry as the task's extraction sees it: its `tasks.<task>` overrides
+    merged in (e.g. FBANK without CMVN for SID); a demo model's `path` is the directory the
+    workflow makes."""
+    entry = task_entry(config["models"][model], task)
     if "demo_model" in entry:
         entry["path"] = parent_dir(demo_model_files(model)[0])
     return entry
@@ -192,19 +210,25 @@ def data_targets():
 
 
 def feature_targets():
+    """Every (model, task) extraction summary; each entry is checked here, so that an unknown
+    loader or model name fails while planning, before any job starts."""
+    for model in config["models"]:
+        for task in config["tasks"]:
+            check_entry(model_entry(model, task), f"config key models.{model} (task {task})")
     return [feature_summary(model, task) for model in config["models"] for task in config["tasks"]]
 
 
 def downstream_targets():
-    """Every metrics.json of every run x seed x model x task; resolving the settings here makes
-    an unknown protocol or setting fail before any job starts."""
+    """Every metrics.json of every run x sampling seed x training seed x model x task; resolving
+    the settings here makes an unknown protocol or setting fail before any job starts."""
     paths = []
     for run in config["runs"]:
         for task in config["tasks"]:
             downstream_settings(run["protocol"], task)
             paths += [
-                metrics_file(run["protocol"], run["sampling"], seed, model, task)
+                metrics_file(run["protocol"], run["sampling"], seed, train_seed, model, task)
                 for seed in config["sampling"]["seeds"]
+                for train_seed in config["downstream"]["train_seeds"]
                 for model in config["models"]
             ]
     return paths

@@ -39,7 +39,8 @@ rule prepare:
 
 rule subsample:
     input:
-        lambda w: manifests(w.task),
+        manifests=lambda w: manifests(w.task),
+        id_lists=lambda w: paper_id_lists(w.task),
     output:
         subset_lists(),
     log:
@@ -49,7 +50,7 @@ rule subsample:
     threads: 1
     params:
         settings=lambda w: as_json(config["sampling"]["paper"][w.task]),
-        manifest_dir=lambda w, input: parent_dir(input[0]),
+        manifest_dir=lambda w, input: parent_dir(input.manifests[0]),
         out_dir=lambda w, output: parent_dir(output[0]),
     shell:
         "minisuperb subsample --task {wildcards.task} --sampling {wildcards.sampling} --seed {wildcards.seed}"

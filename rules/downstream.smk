@@ -1,4 +1,5 @@
-# downstream stage: one training job per (protocol, sampling, seed, model, task) -> metrics.json.
+# downstream stage: one training job per (protocol, sampling, sampling seed, training seed, model,
+# task) -> metrics.json.
 # The job gets only its task's settings under its protocol (presets in config/protocols.yaml,
 # overridden by the config's `protocols:`), so editing one task's settings reruns only its jobs.
 
@@ -6,18 +7,18 @@
 rule train:
     input:
         summary=feature_summary(),
+        store=feature_store(),
         manifests=lambda w: manifests(w.task),
         subsets=lambda w: subset_lists(w.task, w.sampling, w.seed),
     output:
         metrics_file(),
     log:
-        log_path("train", "{protocol}", "{sampling}", "seed{seed}", "{model}", "{task}"),
+        log_path("train", "{protocol}", "{sampling}", "seed{seed}", "train{train_seed}", "{model}", "{task}"),
     conda:
         JOB_ENV
     threads: config["downstream"]["threads"]
     params:
         settings=lambda w: as_json(downstream_settings(w.protocol, w.task)),
-        store=lambda w, input: feature_store(input.summary),
         manifest_dir=lambda w, input: parent_dir(input.manifests[0]),
         subset_dir=lambda w, input: parent_dir(input.subsets[0]),
         out_dir=lambda w, output: parent_dir(output[0]),
@@ -25,9 +26,10 @@ rule train:
         workers=config["downstream"]["workers"],
     shell:
         "minisuperb train --task {wildcards.task} --model {wildcards.model}"
-        " --store {params.store:q} --store-summary {input.summary:q}"
+        " --store {input.store:q} --store-summary {input.summary:q}"
         " --manifest-dir {params.manifest_dir:q} --subset-dir {params.subset_dir:q}"
-        " --protocol {wildcards.protocol} --sampling {wildcards.sampling} --seed {wildcards.seed}"
+        " --protocol {wildcards.protocol} --sampling {wildcards.sampling}"
+        " --seed {wildcards.seed} --train-seed {wildcards.train_seed}"
         " --settings {params.settings:q} --out-dir {params.out_dir:q}"
         " --threads {threads} --device {params.device} --workers {params.workers} > {log} 2>&1"
 

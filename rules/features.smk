@@ -1,7 +1,8 @@
 # features stage: (demo model) -> one extraction job per (model, task) -> a Zarr feature store,
 # published by the job, and its summary JSON (the rule's output). Each job gets only its model's
-# config entry, less the keys that do not change features (`reference`, `batch_seconds`), so
-# adding or editing a model reruns only that model's jobs.
+# config entry with its per-task overrides merged in, less the keys that do not change features
+# (`reference`, `batch_seconds`), so adding or editing a model reruns only that model's jobs, and
+# a per-task override only that (model, task).
 
 
 rule demo_model:
@@ -26,22 +27,22 @@ rule extract:
         ids=extract_list(),
         model=lambda w: model_files(w.model),
     output:
-        feature_summary(),
+        summary=feature_summary(),
+        store=directory(feature_store()),
     log:
         log_path("features", "extract", "{model}", "{task}"),
     conda:
         JOB_ENV
     threads: config["extraction"]["threads"]
     params:
-        settings=lambda w: as_json(feature_settings(model_entry(w.model))),
-        store=lambda w, output: feature_store(output[0]),
+        settings=lambda w: as_json(feature_settings(model_entry(w.model, w.task))),
         manifest_dir=lambda w, input: parent_dir(input.manifests[0]),
         batch_seconds=lambda w: batch_seconds_option(w.model),
         device=config["extraction"]["device"],
     shell:
         "minisuperb extract --model {wildcards.model} --model-settings {params.settings:q} --task {wildcards.task}"
-        " --manifest-dir {params.manifest_dir:q} --ids {input.ids:q} --out {params.store:q}"
-        " --summary {output:q} --threads {threads} {params.batch_seconds} --device {params.device} > {log} 2>&1"
+        " --manifest-dir {params.manifest_dir:q} --ids {input.ids:q} --out {output.store:q}"
+        " --summary {output.summary:q} --threads {threads} {params.batch_seconds} --device {params.device} > {log} 2>&1"
 
 
 # `snakemake features`: the data stage and every (model, task) feature store.

@@ -27,6 +27,7 @@ rule report:
         training=rules.collect.output.training,
         stats=list(report_stats().values()),
         summaries=feature_targets(),
+        presets=PROTOCOL_PRESETS_FILE,  # the cost's SUPERB side reads the presets
     output:
         scores=report_file("scores.csv"),
         correlation=report_file("correlation.json"),

@@ -30,8 +30,23 @@ def test_defaults_are_filled_in():
 def test_unknown_top_level_key_is_named():
     config = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
     config["modles"] = {}
-    with pytest.raises(MinisuperbError, match="modles"):
+    with pytest.raises(MinisuperbError, match="'modles': did you mean 'models'"):
         validate_config(config)
+
+
+def test_a_config_error_names_the_file_passed_with_configfile(tmp_path):
+    """Snakemake's own error output names the user's file, not the demo config it replaced."""
+    config = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
+    config["extraction"]["treads"] = 2
+    path = tmp_path / "my_run.yaml"
+    path.write_text(yaml.safe_dump(config))
+    result = subprocess.run(
+        [Path(sys.executable).with_name("snakemake"), "-n", "--cores", "1", "-s", REPO / "Snakefile",
+         "--configfile", path, "-d", tmp_path], capture_output=True, text=True,
+    )
+    assert result.returncode != 0
+    assert f"invalid configuration in {path}" in result.stderr + result.stdout
+    assert "'treads': did you mean 'threads'" in result.stderr + result.stdout
 
 
 def test_wrong_type_names_the_nested_key():

@@ -26,7 +26,7 @@ from minisuperb.errors import MinisuperbError
 
 @pytest.fixture
 def no_decoding(monkeypatch):
-    """Readers must take durations from headers (or CSVs), never by decoding audio."""
+    """Readers must take durations from headers (or CSVs), never by decoding whole files."""
 
     def refuse(*args, **kwargs):
         raise AssertionError("a corpus reader decoded audio; read the header instead")
@@ -136,8 +136,31 @@ def test_unreadable_audio_file_is_named(librispeech):
     root, _ = librispeech
     victim = next((root / "test-clean").rglob("*.wav"))
     victim.write_bytes(b"this is not audio at all" * 10)
-    with pytest.raises(MinisuperbError, match=f"cannot read audio header of {victim}"):
+    with pytest.raises(MinisuperbError, match=f"{victim}: has no readable WAV/FLAC header"):
         read_corpus("asr", {"root": str(root)})
+
+
+def test_truncated_flac_is_refused_with_its_path(librispeech):
+    root, _ = librispeech
+    victim = next((root / "dev-clean").rglob("*.flac"))
+    victim.write_bytes(victim.read_bytes()[: victim.stat().st_size * 9 // 10])
+    assert sf.info(str(victim)).frames > 0  # the header alone does not show it
+    with pytest.raises(MinisuperbError, match=rf"1 of 2 audio files cannot be read:\n  {victim}: is truncated"):
+        read_corpus("asr", {"root": str(root)})
+
+
+def test_unreadable_files_are_counted_and_the_first_ten_listed(tmp_path):
+    root = tmp_path / "VoxCeleb1"
+    listed = write_voxceleb1(root, speakers=3, train=5)
+    victims = [next(root.glob(f"*/wav/{rel}")) for rel in listed["train"][:12]]
+    for victim in victims:
+        victim.write_bytes(b"RIFF broken")
+    with pytest.raises(MinisuperbError) as error:
+        read_corpus("sid", {"root": str(root)})
+    message = str(error.value)
+    assert message.startswith(f"12 of {len(listed['train'])} audio files cannot be read:")
+    assert sum(str(victim) in message for victim in victims) == 10
+    assert "... and 2 more" in message and "Re-extract or re-download them" in message
 
 
 def test_invalid_settings_name_the_key(librispeech):
@@ -321,3 +344,50 @@ def test_threaded_header_reads_give_the_same_records(tmp_path):
     root = tmp_path / "VoxCeleb1"
     write_voxceleb1(root)
     assert read_corpus("sid", {"root": str(root)}, threads=3) == read_corpus("sid", {"root": str(root)}, threads=1)
+
+
+# --- every reader --------------------------------------------------------------------------------
+
+
+def put_asr_dev_in_train(root: Path) -> dict:
+    write_librispeech(root, "dev-clean", ("2277",), 1, 2)
+    write_librispeech(root, "test-clean", ("1089",), 1, 2)
+    return {"root": str(root), "train": ["dev-clean"]}
+
+
+def list_a_sid_train_file_as_test(root: Path) -> dict:
+    listed = write_voxceleb1(root)
+    with (root / "iden_split.txt").open("a") as handle:
+        handle.write(f"3 {listed['train'][0]}\n")
+    return {"root": str(root)}
+
+
+def copy_se_dev_pair_into_the_testset(root: Path) -> dict:
+    write_voicebank(root)
+    for kind in ("clean", "noisy"):
+        shutil.copy(root / f"{kind}_trainset_28spk_wav" / "p226_001.wav", root / f"{kind}_testset_wav")
+    return {"root": str(root)}
+
+
+def add_ss_train_row_to_dev(root: Path) -> dict:
+    write_libri2mix(root)
+    metadata = root / "wav16k/min/metadata"
+    train_row = (metadata / "mixture_train-100_mix_clean.csv").read_text().splitlines()[1]
+    with (metadata / "mixture_dev_mix_clean.csv").open("a") as handle:
+        handle.write(train_row + "\n")
+    return {"root": str(root)}
+
+
+@pytest.mark.parametrize("task, make, count, example", [
+    ("asr", put_asr_dev_in_train, 2,
+     r"2277-1240-0000 is in ASR split 'train' \(dev-clean .*ASR split 'dev'.*data\.asr\.train"),
+    ("sid", list_a_sid_train_file_as_test, 1,
+     r"id10001-vid0_0Ab-x-00001 is in SID split 'train' \(from .*iden_split\.txt\).*SID split 'test'.*one code"),
+    ("se", copy_se_dev_pair_into_the_testset, 1, r"p226_001 is in SE split 'dev' .*SE split 'test'.*remove one copy"),
+    ("ss", add_ss_train_row_to_dev, 1,
+     r"19-198-0000_26-227-0000 is in SS split 'train' \(.*train-100_mix_clean\.csv\).*SS split 'dev' \(.*dev_mix"),
+])
+def test_an_utterance_in_two_splits_is_refused(tmp_path, task, make, count, example):
+    settings = make(tmp_path / "corpus")
+    with pytest.raises(MinisuperbError, match=rf"{count} utterance ids occur in two splits, e.g. {example}"):
+        read_corpus(task, settings)

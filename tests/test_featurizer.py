@@ -1,11 +1,12 @@
-"""The featurizer (per-layer layer-norm without affine, softmax-weighted sum) and SpecAugment."""
+"""The featurizer (per-layer layer-norm without affine, softmax-weighted sum; one layer passes
+through) and SpecAugment."""
 
 from __future__ import annotations
 
 import pytest
 import torch
 
-from minisuperb.downstream.featurizer import Featurizer, spec_augment
+from minisuperb.downstream.featurizer import Featurizer, spec_augment, time_warp
 
 
 def test_weights_start_uniform_and_layers_are_normalised_without_affine():
@@ -27,10 +28,17 @@ def test_without_layer_norm_it_is_the_plain_weighted_sum():
     assert torch.allclose(featurizer(features), 0.25 * features[:, :, 0] + 0.75 * features[:, :, 1])
 
 
-def test_one_layer_passes_through_and_weights_learn():
-    featurizer = Featurizer(num_layers=1, layer_norm=False)
-    features = torch.randn(1, 3, 1, 4)
+def test_one_layer_passes_through_unnormalised_as_in_s3prl():
+    # s3prl's Featurizer unwraps a one-element hidden-state list: FBANK is never layer-normed
+    # and gets no layer weight, even with --upstream_feature_normalize (MiniSUPERB's setting).
+    featurizer = Featurizer(num_layers=1, layer_norm=True)
+    features = torch.randn(1, 3, 1, 4) * 5 + 2
     assert torch.equal(featurizer(features), features[:, :, 0])
+    assert list(featurizer.parameters()) == [] and featurizer.layer_weights() == [1.0]
+    assert featurizer.macs_per_frame(240) == 0
+
+
+def test_layer_weights_learn():
     two = Featurizer(num_layers=2, layer_norm=True)
     target = torch.randn(1, 6, 4)
     features = torch.stack([target, torch.randn(1, 6, 4)], dim=2)
@@ -74,3 +82,21 @@ def test_spec_augment_defaults_mask_part_of_a_long_utterance():
     features = torch.ones(16, 400, 240)
     masked = spec_augment(features, torch.full((16,), 400), torch.Generator().manual_seed(1))
     assert 0.1 < float((masked == 0).float().mean()) < 0.7
+
+
+def test_time_warp_is_s3prls_and_stays_inside_valid_frames():
+    from s3prl.downstream.specaug import TimeWarp
+
+    frames = torch.randn(60, 8)
+    torch.manual_seed(3)
+    ours = time_warp(frames, 5)
+    torch.manual_seed(3)
+    theirs = TimeWarp(window=5)(frames.clone()[None], torch.tensor([60]))[0][0]  # it warps in place
+    torch.testing.assert_close(ours, theirs)
+    assert not torch.equal(ours, frames) and ours.shape == frames.shape
+    assert torch.equal(time_warp(frames[:10], 5), frames[:10])  # too short to warp
+
+    padded = torch.cat([torch.ones(1, 30, 8), torch.zeros(1, 20, 8)], dim=1)
+    warped = spec_augment(padded, torch.tensor([30]), time_masks=0, freq_masks=0, time_warp_window=5)
+    torch.testing.assert_close(warped[0, :30], torch.ones(30, 8))  # a constant stays constant
+    assert not warped[0, 30:].any()  # padding stays padding

@@ -21,6 +21,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from minisuperb.config import validate_config
 from snakemake_api import complete_run, dry_run
 
 REPO = Path(__file__).resolve().parents[1]
@@ -54,21 +55,24 @@ def jobs_of_other_models(jobs, model: str):
     return [job for job in jobs if job.rule not in AGGREGATION_AND_REPORT and job.wildcards.get("model") != model]
 
 
-def expected_model_jobs(config: dict, model: str) -> set[tuple]:
-    """(rule, task, protocol, sampling, seed) of the extraction and training jobs of one model."""
-    extraction = {("extract", task, None, None, None) for task in config["tasks"]}
+def expected_model_jobs(config: dict, model: str, tasks=None) -> set[tuple]:
+    """(rule, task, protocol, sampling, seed, train_seed) of the extraction and training jobs of
+    one model (of all its tasks, or of `tasks`)."""
+    tasks = config["tasks"] if tasks is None else tasks
+    extraction = {("extract", task, None, None, None, None) for task in tasks}
     training = {
-        ("train", task, run["protocol"], run["sampling"], str(seed))
-        for task in config["tasks"]
+        ("train", task, run["protocol"], run["sampling"], str(seed), str(train_seed))
+        for task in tasks
         for run in config["runs"]
         for seed in config["sampling"]["seeds"]
+        for train_seed in validate_config(copy.deepcopy(config))["downstream"]["train_seeds"]
     }
     return extraction | training
 
 
 def model_jobs(jobs, model: str) -> set[tuple]:
     return {
-        (job.rule, job.wildcards["task"], job.wildcards.get("protocol"), job.wildcards.get("sampling"), job.wildcards.get("seed"))
+        (job.rule, job.wildcards["task"], *(job.wildcards.get(key) for key in ("protocol", "sampling", "seed", "train_seed")))
         for job in jobs
         if job.wildcards.get("model") == model and job.rule in {"extract", "train"}
     }
@@ -99,6 +103,27 @@ def test_changing_one_model_reruns_only_that_model(completed, demo_config):
     assert model_jobs(jobs, name) == expected_model_jobs(config, name)
 
 
+def test_a_per_task_override_reruns_only_that_model_and_task(completed, demo_config):
+    config = copy.deepcopy(demo_config)
+    config["models"]["fbank"]["tasks"]["sid"] = {"name": "fbank"}  # SID back to CMVN
+    jobs = dry_run(completed, config)
+
+    assert not jobs_of_other_models(jobs, "fbank")
+    assert model_jobs(jobs, "fbank") == expected_model_jobs(config, "fbank", tasks=["sid"])
+    extract = next(job for job in jobs if job.rule == "extract")
+    assert yaml.safe_load(extract.params["settings"]) == {"loader": "s3prl", "name": "fbank"}
+
+
+def test_a_training_seed_plans_only_training_jobs(completed, demo_config):
+    config = copy.deepcopy(demo_config)
+    config.setdefault("downstream", {})["train_seeds"] = [1337, 7]
+    jobs = dry_run(completed, config)
+
+    training = [job for job in jobs if job.rule not in AGGREGATION_AND_REPORT]
+    assert {job.rule for job in training} == {"train"} and {job.wildcards["train_seed"] for job in training} == {"7"}
+    assert len(training) == len(config["tasks"]) * len(config["runs"]) * len(config["models"])
+
+
 def test_changing_the_report_settings_reruns_only_the_report(completed, demo_config):
     config = copy.deepcopy(demo_config)
     config["report"]["bootstrap"] = config["report"].get("bootstrap", 1000) + 1
@@ -106,3 +131,24 @@ def test_changing_the_report_settings_reruns_only_the_report(completed, demo_con
 
     assert {job.rule for job in jobs} <= {"report", "all"}
     assert "report" in {job.rule for job in jobs}
+
+
+def test_a_store_moved_away_is_extracted_again_when_a_job_needs_it(completed, demo_config, tmp_path):
+    """The store is an output of its extraction and an input of training. Finished jobs are
+    left alone (Snakemake treats it as any intermediate file), but a new training job on a store
+    that was moved away plans its extraction again, instead of failing inside training."""
+    model, task = sorted(demo_config["models"])[0], demo_config["tasks"][0]
+    store = completed / demo_config["results"] / "features" / model / f"{task}.zarr"
+    assert store.is_dir()
+    config = copy.deepcopy(demo_config)
+    config.setdefault("downstream", {})["train_seeds"] = [1337, 7]
+    store.rename(tmp_path / "moved.zarr")
+    try:
+        jobs = dry_run(completed, config)
+    finally:
+        (tmp_path / "moved.zarr").rename(store)
+    assert {(job.wildcards["model"], job.wildcards["task"]) for job in jobs if job.rule == "extract"} == {(model, task)}
+    # The re-extracted store is new input: its finished heads are trained again, no others.
+    retrained = {(job.wildcards["model"], job.wildcards["task"]) for job in jobs
+                 if job.rule == "train" and job.wildcards["train_seed"] == "1337"}
+    assert retrained == {(model, task)}

@@ -3,6 +3,7 @@ it writes, its bad-input messages, and the HTML rendered in headless Chromium.""
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -26,6 +27,7 @@ REFERENCES = {"fbank": "FBANK", "w2v2": "wav2vec 2.0 Base", "hubert": "HuBERT Ba
 # Quality per model (0 = FBANK-like, 1 = best); ranks like SUPERB's public set for the four
 # models with a reference row (WavLM Large > HuBERT Base > wav2vec 2.0 Base > FBANK).
 QUALITY = {"fbank": 0.0, "w2v2": 0.4, "mystery": 0.5, "hubert": 0.6, "wavlm": 1.0}
+TRAIN_SEED = 1337  # the workflow's default downstream.train_seeds
 # Settings of the downstream heads in the fixture's metrics files (forward MACs per step).
 DIM, FRAME_RATE = 32, 50.0
 
@@ -40,11 +42,11 @@ def task_metrics(task, quality):
 
 
 def write_metrics(root, protocol, sampling, seed, model, task, quality):
-    folder = root / "downstream" / protocol / sampling / f"seed{seed}" / model / task
+    folder = root / "downstream" / protocol / sampling / f"seed{seed}" / f"train{TRAIN_SEED}" / model / task
     folder.mkdir(parents=True)
     test = task_metrics(task, quality)
     record = {
-        "model": model, "task": task, "protocol": protocol, "sampling": sampling, "seed": seed,
+        "model": model, "task": task, "protocol": protocol, "sampling": sampling, "seed": seed, "train_seed": TRAIN_SEED,
         "metrics": {"dev": test, "test": test}, "primary": next(iter(test)),
         "higher_is_better": task != "asr", "steps": 100, "best_step": 100, "wall_time_s": 12.5,
         "device": "cpu", "layer_weights": [0.5, 0.5], "config": {},
@@ -146,7 +148,7 @@ def built(tmp_path_factory):
 def test_collect_makes_one_row_per_run_seed_and_model(workdir):
     results = pd.read_csv(collect(workdir) / "results.csv")
     assert len(results) == 5 * 2 * 2
-    assert list(results.columns[:5]) == ["protocol", "sampling", "seed", "upstream", "reference"]
+    assert list(results.columns[:6]) == ["protocol", "sampling", "seed", "train_seed", "upstream", "reference"]
     assert {"ASR_wer", "ASR_cer", "SID_acc", "SE_pesq", "SE_stoi", "SE_sisdri", "SS_sisdri"} <= set(results.columns)
     row = results[(results["upstream"] == "wavlm") & (results["seed"] == 1) & (results["protocol"] == "demo")].iloc[0]
     assert row["reference"] == "WavLM Large" and row["ASR_wer"] == pytest.approx(30.0)
@@ -177,11 +179,15 @@ def test_correlation_with_known_rankings(built):
     public = corr["references"]["public"]
     assert public["n"] == 4 and public["spearman"]["value"] == pytest.approx(1.0)
     assert public["kendall"]["value"] == pytest.approx(1.0)
+    # Four models: the exact p of perfect agreement is 2/24, and no interval is given.
+    assert public["spearman"]["p_value"] == pytest.approx(2 / 24) and public["spearman"]["ci"] is None
     assert set(public["per_task"]) == {"ASR", "SID", "SE", "SS"}
     assert set(corr["references"]["paper"]["per_task"]) == {"ASR", "SID"}  # the paper set has no SE/SS
     # The full run swaps two neighbours of five: rho = 1 - 6*2/(5*24) = 0.9.
     assert corr["full_run"]["spearman"]["value"] == pytest.approx(0.9)
+    assert corr["full_run"]["order_broken"] == [["mystery", "w2v2"]]
     assert corr["runs"]["mini"] == {"protocol": "demo", "sampling": "paper"} and corr["seeds"] == [1, 2]
+    assert corr["train_seeds"] == [1337]
     # Run points: FBANK's and the best model's seed-mean WER (90 and 30, seed 2 moved by 0.02 quality).
     assert corr["score_points"]["ASR_wer"] == {"fbank": pytest.approx(89.4), "sota": pytest.approx(29.4)}
 
@@ -192,6 +198,35 @@ def test_report_without_a_full_run(workdir):
     corr = json.loads((out / "correlation.json").read_text())
     assert "full_run" not in corr and corr["runs"]["full"] is None
     assert "full run" not in (out / "report.md").read_text()
+
+
+def test_summary_comes_first_and_says_what_the_run_found(built):
+    markdown = (built / "report.md").read_text()
+    assert markdown.index("## Summary") < markdown.index("## Ranking")
+    summary = markdown.split("## Summary")[1].split("## Ranking")[0]
+    assert "1. wavlm 1000.0, 2. hubert 600.0, 3. mystery 500.0, 4. w2v2 400.0, 5. fbank 0.0" in summary
+    assert "Mini against full run (demo_full/full), Spearman: 0.900 (p = 0.083; 5 models; mystery/w2v2 swap)" in summary
+    assert "SUPERB public set 1.000 (p = 0.083; 4 models)" in summary
+    assert "No 95% interval where fewer than 8 models" in summary
+    assert "Cost: the mini run used 75% of the full run's MACs" in summary
+    assert "report.points: run" in summary  # run points move when a model is added: said so
+
+
+def test_comparisons_with_fewer_than_three_models_are_left_out_and_named(workdir):
+    """The demo's case: only FBANK has a SUPERB row, so every SUPERB comparison has one model:
+    no row, no panel, one sentence; the full run is still compared. Fixed points: no warning."""
+    report = workdir / "report"
+    cli(["collect", str(workdir / "downstream"), "--references", json.dumps({"fbank": "FBANK"}),
+         "--output", str(report / "results.csv"), "--training-output", str(report / "training.csv")])
+    points = {metric: {"fbank": 0.0, "sota": 100.0} for metric in ("ASR_wer", "SID_acc", "SE_pesq", "SE_stoi", "SS_sisdri")}
+    out = build(workdir, workdir / "out", SETTINGS | {"points": "config", "reference_points": points})
+    markdown = (out / "report.md").read_text()
+    assert ("Not shown, since a rank correlation needs 3 models ranked on both sides: SUPERB paper set, SUPERB "
+            "public set, SUPERB hidden dev, SUPERB hidden test (needs at least 3 models in common, has 1).") in markdown
+    assert "| SUPERB paper set |" not in markdown and "SUPERB public set |" not in markdown.split("## Ranking")[1]
+    assert "Against SUPERB: no comparison" in markdown and "report.points: run" not in markdown
+    assert "| score | 5 | 0.900 |" in markdown  # the full run's row
+    assert (out / "report.html").read_text().count('<img src="data:image/png;base64,') == 4
 
 
 def test_model_missing_from_every_reference_is_reported_not_fatal(built):
@@ -253,7 +288,7 @@ def test_results_table_with_an_unknown_metric_column(workdir):
 
 
 def test_unknown_metric_in_a_metrics_file_is_named(workdir):
-    path = workdir / "downstream" / "demo" / "paper" / "seed1" / "fbank" / "asr" / "metrics.json"
+    path = workdir / "downstream" / "demo" / "paper" / "seed1" / f"train{TRAIN_SEED}" / "fbank" / "asr" / "metrics.json"
     record = json.loads(path.read_text())
     record["metrics"]["test"]["bleu"] = 1.0
     path.write_text(json.dumps(record))
@@ -284,7 +319,9 @@ def test_a_job_without_its_stats_or_summary_is_named(workdir):
 
 def test_settings_are_checked_against_the_schema():
     settings = report_settings(json.dumps({"points": "run"}))
-    assert settings["bootstrap"] == 1000 and "asr" in settings["superb_protocol"]
+    assert settings["bootstrap"] == 1000 and settings["superb_protocol"] == "superb" and "asr" in settings["superb_data"]
+    # Fixed, published points by default: adding a model changes no other model's score.
+    assert report_settings("{}")["points"] == "config"
     with pytest.raises(MinisuperbError, match="report.points"):
         report_settings(json.dumps({"points": "best"}))
 
@@ -320,21 +357,26 @@ def test_snakemake_runs_the_report_rules_and_attaches_the_figures(tmp_path):
 
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-# After load, writes into the DOM how many images decoded with a non-zero width.
+VIEWPORT = (1024, 768)  # a laptop window
+# After load, writes into the DOM how many images decoded with a non-zero width, how wide the page
+# is against the viewport, and how many tables are wider than the page or their own box.
 PROBE = """<script>
 window.addEventListener("load", () => {
   const images = Array.from(document.images);
   const ok = images.filter(i => i.complete && i.naturalWidth > 0).length;
+  const wide = Array.from(document.querySelectorAll("table")).filter(
+    t => t.scrollWidth > t.clientWidth + 1 || t.getBoundingClientRect().right > window.innerWidth).length;
   const out = document.createElement("div");
   out.id = "render-probe";
-  out.textContent = "images=" + images.length + " rendered=" + ok;
+  out.textContent = "images=" + images.length + " rendered=" + ok + " page=" + document.documentElement.scrollWidth
+    + " viewport=" + window.innerWidth + " wide_tables=" + wide;
   document.body.appendChild(out);
 });
 </script>"""
 
 
 @pytest.mark.browser
-def test_report_renders_in_headless_chromium(built, tmp_path):
+def test_report_renders_in_headless_chromium_without_scrolling_sideways(built, tmp_path):
     if not Path(CHROMIUM).exists():
         if os.environ.get("CI"):
             pytest.fail("chromium is missing on CI: run tests/setup/install_chromium.sh")
@@ -343,11 +385,16 @@ def test_report_renders_in_headless_chromium(built, tmp_path):
     page.write_text((built / "report.html").read_text().replace("</body>", PROBE + "</body>"))
     flags = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
              "--disable-background-networking", "--disable-component-update", "--disable-sync",
-             f"--user-data-dir={tmp_path / 'profile'}", "--virtual-time-budget=5000"]
-    dom = subprocess.run([CHROMIUM, *flags, "--dump-dom", page.as_uri()],
+             f"--user-data-dir={tmp_path / 'profile'}", "--virtual-time-budget=5000", "--hide-scrollbars"]
+    dom = subprocess.run([CHROMIUM, *flags, f"--window-size={VIEWPORT[0]},{VIEWPORT[1]}", "--dump-dom", page.as_uri()],
                          capture_output=True, text=True, timeout=120).stdout
-    assert 'id="render-probe">images=4 rendered=4<' in dom, dom[-2000:]
-    screenshot = tmp_path / "shot.png"
-    subprocess.run([CHROMIUM, *flags, f"--screenshot={screenshot}", "--window-size=1200,2000", page.as_uri()],
+    probe = re.search(r'id="render-probe">images=(\d+) rendered=(\d+) page=(\d+) viewport=(\d+) wide_tables=(\d+)<', dom)
+    assert probe, dom[-2000:]
+    images, rendered, page_width, viewport, wide_tables = map(int, probe.groups())
+    assert images == rendered == 4
+    assert viewport == VIEWPORT[0] and page_width <= viewport, "the page scrolls sideways"
+    assert wide_tables == 0, "a table is wider than the page"
+    screenshot = tmp_path / "report.png"
+    subprocess.run([CHROMIUM, *flags, f"--screenshot={screenshot}", f"--window-size={VIEWPORT[0]},3000", page.as_uri()],
                    capture_output=True, timeout=120)
-    assert screenshot.stat().st_size > 10_000
+    assert screenshot.read_bytes()[:4] == b"\x89PNG" and screenshot.stat().st_size > 10_000

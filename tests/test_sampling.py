@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import random
 from collections import Counter
 
@@ -128,3 +129,48 @@ def test_plan_and_union():
     assert plan("paper", PAPER["ss"])["dev"] == Rule("count", 1000)
     merged = union([{"train": ["b", "a"], "dev": ["x"], "test": ["t"]}, {"train": ["c", "a"], "dev": [], "test": ["t"]}])
     assert merged == {"train": ["a", "b", "c"], "dev": ["x"], "test": ["t"]}
+
+
+def test_given_id_lists_replace_paper_train_and_every_dev_draw():
+    data = corpus({f"p{200 + s}": 60 for s in range(30)}, dev=400, test=30)
+    train_ids = [r["id"] for r in data["train"][::7]]
+    dev_ids = [r["id"] for r in data["dev"][:5]]
+    given = {"train": list(reversed(train_ids)), "dev": dev_ids}
+    for seed in (1, 2):  # a given list is the same for every seed
+        subset = subsample(data, "paper", seed, PAPER["se"], "se", given)
+        assert subset["train"] == sorted(train_ids) and subset["dev"] == sorted(dev_ids)
+        assert len(subset["test"]) == 30
+    n10 = subsample(data, "n10", 1, PAPER["se"], "se", given)
+    assert len(n10["train"]) == 10 and n10["dev"] == sorted(dev_ids)  # the train list is paper's alone
+    assert len(subsample(data, "full", 1, PAPER["se"], "se", given)["dev"]) == 400
+    only_dev = subsample(data, "paper", 1, PAPER["se"], "se", {"dev": dev_ids})
+    assert len(only_dev["train"]) == 1000 and only_dev["dev"] == sorted(dev_ids)
+
+
+@pytest.mark.parametrize("ids, message", [
+    (["p200-0000", "p999-0001"], r"1 of the 2 ids of the given list .* not in the manifest, first: 'p999-0001'"),
+    (["p200-0000", "p200-0000"], r"names 'p200-0000' more than once"),
+])
+def test_bad_given_id_lists_are_named(ids, message):
+    data = corpus({"p200": 5})
+    with pytest.raises(MinisuperbError, match=rf"task se, sampling 'paper', split train: .*{message}"):
+        subsample(data, "paper", 1, PAPER["se"], "se", {"train": ids})
+
+
+def test_subsample_command_reads_the_given_lists_and_names_a_missing_one(tmp_path, capsys):
+    from minisuperb import cli
+    from minisuperb.corpora.manifest import read_ids, write_manifest
+
+    data = corpus({"p200": 8, "p201": 8}, dev=6, test=2)
+    for split, records in data.items():
+        write_manifest(records, tmp_path / "manifest" / f"{split}.jsonl")
+    (tmp_path / "train_ids.txt").write_text("p201-0003\np200-0001\n")
+    settings = {"train": 4, "dev": 3, "ids": {"train": str(tmp_path / "train_ids.txt")}}
+    args = ["subsample", "--task", "se", "--sampling", "paper", "--seed", "1", "--manifest-dir",
+            str(tmp_path / "manifest"), "--out-dir", str(tmp_path / "out"), "--settings"]
+    assert cli.main([*args, json.dumps(settings)]) == 0
+    assert read_ids(tmp_path / "out" / "train.txt") == ["p200-0001", "p201-0003"]
+    assert len(read_ids(tmp_path / "out" / "dev.txt")) == 3
+    settings["ids"]["dev"] = str(tmp_path / "missing.txt")
+    assert cli.main([*args, json.dumps(settings)]) == 2
+    assert "id list sampling.paper.se.ids.dev" in capsys.readouterr().err

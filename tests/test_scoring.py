@@ -8,14 +8,11 @@ import pytest
 from minisuperb.cli import run as cli
 from minisuperb.errors import MinisuperbError
 from minisuperb.report import scoring
+from minisuperb.report.paper import FIGURE
 
 # The Public Set ("SUPERB Score") column of MiniSUPERB's results figure, which equals the SUPERB
 # website's rounded Public Set score (config/reference/README.md).
-PUBLISHED_PUBLIC = {
-    "WavLM Large": 1286, "WavLM Base+": 1155, "WavLM Base": 970, "wav2vec 2.0 Large": 781,
-    "HuBERT Large": 921, "HuBERT Base": 778, "wav2vec 2.0 Base": 674, "DeCoAR 2.0": 380,
-    "TERA": 106, "modified CPC": 246, "FBANK": 0,
-}
+PUBLISHED_PUBLIC = {model: superb for model, (_, superb) in FIGURE.items()}
 
 
 def test_public_set_reproduces_the_published_scores(tmp_path):

@@ -153,7 +153,7 @@ REDUCED_DEMO = {
         "points": "run", "baseline_model": "fbank", "bootstrap": 20, "seed": 0, "metrics": ["ASR_wer"],
     },
 }
-CANCELLED_RUN = "results/downstream/demo/paper/seed42/fbank/asr"
+CANCELLED_RUN = "results/downstream/demo/paper/seed42/train1337/fbank/asr"
 CANCELLED_COMMENT = re.compile(r"rule_train_wildcards_demo_paper_42_fbank_asr")
 
 
@@ -219,7 +219,7 @@ def test_demo_dag_outputs_are_complete(demo_run):
     results = demo_run.workdir / "results"
     for model in REDUCED_DEMO["models"]:
         for task in REDUCED_DEMO["tasks"]:
-            metrics = json.loads((results / f"downstream/demo/paper/seed42/{model}/{task}/metrics.json").read_text())
+            metrics = json.loads((results / f"downstream/demo/paper/seed42/train1337/{model}/{task}/metrics.json").read_text())
             assert (metrics["model"], metrics["task"]) == (model, task)
             assert metrics["steps"] == REDUCED_DEMO["protocols"]["demo"][task]["steps"]
     for name in ("scores.csv", "correlation.json", "cost.csv", "report.md", "report.html"):
@@ -227,7 +227,7 @@ def test_demo_dag_outputs_are_complete(demo_run):
 
 
 def test_cancelled_training_job_was_retried_and_resumed_from_its_checkpoint(demo_run):
-    log = (demo_run.workdir / "results/logs/train/demo/paper/seed42/fbank/asr.log").read_text()
+    log = (demo_run.workdir / "results/logs/train/demo/paper/seed42/train1337/fbank/asr.log").read_text()
     resumed = re.search(r"resuming fbank/asr from step (\d+)", log)
     assert resumed, f"the retried job started from scratch:\n{log}"
     assert 0 < int(resumed.group(1)) < REDUCED_DEMO["protocols"]["demo"]["asr"]["steps"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import errno
 import json
+import multiprocessing
 import os
 import signal
 import subprocess
@@ -13,10 +14,9 @@ import warnings
 
 import numpy as np
 import pytest
-import torch
 import zarr.storage._local
 
-from minisuperb.store import FeatureStore, StoreDataset, StoreError, StoreWriter
+from minisuperb.store import FeatureStore, StoreError, StoreWriter
 from minisuperb.store.layout import MARKER, SHARD_FRAMES, bytes_on_disk
 
 LAYERS, DIM = 3, 8
@@ -102,12 +102,12 @@ def test_same_input_gives_identical_files(tmp_path):
 def test_wrong_model_store_is_refused(tmp_path):
     path = tmp_path / "asr.zarr"
     write_store(path, {"train": make_utterances(2)}, model_hash="hash-a")
-    with pytest.raises(StoreError, match=r"tiny_hubert.*hash-a.*hash-b.*Delete the store"):
+    with pytest.raises(StoreError, match=r"tiny_hubert.*hash-a.*hash-b.*delete the folder"):
         FeatureStore.open(path, "hash-b")
 
 
 def test_missing_and_unfinished_stores_are_refused(tmp_path):
-    with pytest.raises(StoreError, match="no feature store at .*rerun the extraction"):
+    with pytest.raises(StoreError, match="no feature store at .*rerun snakemake"):
         FeatureStore.open(tmp_path / "absent.zarr")
     path = tmp_path / "asr.zarr"
     write_store(path, {"train": make_utterances(2)})
@@ -230,19 +230,21 @@ def test_bad_reads_name_what_is_missing(tmp_path):
         store.get("train", "utt000", layers=[3])
 
 
-def test_dataloader_with_spawn_workers(tmp_path):
+def read_layer_one(job):
+    store, utt_id = job
+    return store.get("train", utt_id, [1])
+
+
+def test_a_store_reads_the_same_in_spawned_workers(tmp_path):
+    """A FeatureStore pickles to its path and index; spawned workers reopen the arrays."""
     utterances = make_utterances(6, max_frames=50)
     path = tmp_path / "asr.zarr"
     write_store(path, {"train": utterances}, model_hash="hash-a")
-    dataset = StoreDataset(path, "train", layers=[1], model_hash="hash-a")
-    loader = torch.utils.data.DataLoader(dataset, batch_size=None, num_workers=2,
-                                         multiprocessing_context="spawn")
-    seen = {utt_id: features for utt_id, features in loader}
-    assert sorted(seen) == sorted(utterances)
+    store = FeatureStore.open(path, "hash-a")
+    with multiprocessing.get_context("spawn").Pool(2) as pool:
+        seen = dict(zip(utterances, pool.map(read_layer_one, [(store, utt_id) for utt_id in utterances])))
     for utt_id, features in seen.items():
-        assert_float16_close(features.numpy(), utterances[utt_id][:, [1]])
-    with pytest.raises(StoreError, match="'missing' is not in split"):
-        StoreDataset(path, "train", ids=["missing"])
+        assert_float16_close(features, utterances[utt_id][:, [1]])
 
 
 def test_numpy_scalar_attributes_are_stored_as_plain_json(tmp_path):
@@ -254,3 +256,73 @@ def test_numpy_scalar_attributes_are_stored_as_plain_json(tmp_path):
     assert json.loads(json.dumps(attrs)) == attrs
     assert FeatureStore.open(path).attrs["layers_from"] == 0
     assert FeatureStore.open(path).attrs["wall_time_s"] == 0.5
+
+
+# --- damaged stores ------------------------------------------------------------------------------
+
+
+def read_everything(path) -> None:
+    store = FeatureStore.open(path)
+    for split in store.splits:
+        for utt_id in store.ids(split):
+            store.get(split, utt_id)
+
+
+def flip_bytes(file, start: int, count: int = 16) -> None:
+    data = bytearray(file.read_bytes())
+    data[start : start + count] = bytes(byte ^ 0xFF for byte in data[start : start + count])
+    file.write_bytes(bytes(data))
+
+
+def rename_an_id(path) -> None:
+    """Change one id in the split's metadata, keeping the file's size."""
+    metadata = path / "train" / "zarr.json"
+    metadata.write_text(metadata.read_text().replace("utt001", "utt999"))
+
+
+SHARD = "train/features/c/1/0/0"  # the second of three train shards
+SHARD_INDEX_BYTES = 16 * (SHARD_FRAMES // 64) + 4  # at the end: (offset, length) per chunk, CRC
+DAMAGES = {
+    "16 bytes flipped inside a shard": lambda path: flip_bytes(path / SHARD, 20_000),
+    "the shard index flipped":
+        lambda path: flip_bytes(path / SHARD, (path / SHARD).stat().st_size - SHARD_INDEX_BYTES),
+    "a shard deleted": lambda path: (path / SHARD).unlink(),
+    "a shard truncated":
+        lambda path: (path / SHARD).write_bytes((path / SHARD).read_bytes()[:-300]),
+    "the offsets flipped": lambda path: flip_bytes(path / "train/offsets/c/0", 10, 8),
+    "an id renamed": rename_an_id,
+}
+
+
+@pytest.mark.parametrize("damage", DAMAGES)
+def test_a_damaged_store_is_never_read_silently(tmp_path, damage):
+    path = tmp_path / "asr.zarr"
+    write_store(path, {"train": make_utterances(12, seed=1), "dev": make_utterances(3, seed=2)})
+    read_everything(path)
+    DAMAGES[damage](path)
+    rebuild = (rf"{path}.*delete the folder {path} and its summary {tmp_path / 'asr.json'} "
+               r"\(if they exist\), then rerun snakemake")
+    with pytest.raises(StoreError, match=rebuild):
+        read_everything(path)
+
+
+def test_a_failed_read_names_the_split_and_utterance(tmp_path):
+    path = tmp_path / "asr.zarr"
+    utterances = make_utterances(12, seed=1)
+    write_store(path, {"train": utterances})
+    store = FeatureStore.open(path)
+    flip_bytes(path / "train/features/c/0/0/0", 100)  # inside the first chunk: utt000
+    with pytest.raises(StoreError,
+                       match=rf"utterance 'utt000' of split 'train' .*{path}.*checksum"):
+        store.get("train", "utt000")
+
+
+def test_a_store_of_the_previous_format_is_refused(tmp_path):
+    path = tmp_path / "asr.zarr"
+    write_store(path, {"train": make_utterances(2)})
+    metadata = json.loads((path / "zarr.json").read_text())
+    metadata["attributes"]["format_version"] = 1  # format 1 had no chunk checksums
+    (path / "zarr.json").write_text(json.dumps(metadata))
+    (path / MARKER).write_text(json.dumps({"model": "tiny_hubert", "model_hash": "hash-a"}))
+    with pytest.raises(StoreError, match=r"written by an older minisuperb.*delete the folder"):
+        FeatureStore.open(path)

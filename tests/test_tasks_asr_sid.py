@@ -22,9 +22,12 @@ def test_registry_names_every_task():
         TASKS["sd"]
 
 
-def test_vocabulary_is_blank_then_s3prl_characters():
-    assert VOCABULARY[0] == BLANK and "".join(VOCABULARY[1:]) == "|ETAONIHSRDLUMCWFGYPBVK'XJQZ"
-    assert encode_transcript("it's  a") == [TOKEN_IDS[c] for c in "IT'S|A"]
+def test_vocabulary_and_targets_are_s3prls():
+    # fairseq's special symbols, then s3prl's char.dict: 32 classes, <s> the CTC blank
+    assert VOCABULARY[:4] == (BLANK, "<pad>", "</s>", "<unk>") and BLANK == "<s>" and len(VOCABULARY) == 32
+    assert "".join(VOCABULARY[4:]) == "|ETAONIHSRDLUMCWFGYPBVK'XJQZ"
+    # words joined by |, a final |, then </s> (encode_line's append_eos)
+    assert encode_transcript("it's  a") == [TOKEN_IDS[c] for c in "IT'S|A|"] + [TOKEN_IDS["</s>"]]
 
 
 @pytest.mark.parametrize("transcript, message", [("HELLO, WORLD", r"\[','\]"), ("   ", "is empty")])
@@ -34,7 +37,7 @@ def test_bad_transcripts_name_the_utterance(transcript, message):
 
 
 def test_greedy_decoding_merges_repeats_drops_blanks_and_splits_words():
-    path = [BLANK, "H", "H", BLANK, "I", "|", "|", BLANK, "Y", "O", "O", BLANK, "O", "U", "|", BLANK, "X"]
+    path = [BLANK, "H", "H", BLANK, "I", "|", "|", BLANK, "Y", "O", "O", BLANK, "O", "U", "|", "</s>", BLANK, "X"]
     log_probs = torch.full((len(path), len(VOCABULARY)), -10.0)
     for frame, token in enumerate(path):
         log_probs[frame, TOKEN_IDS[token]] = 0.0
@@ -47,7 +50,7 @@ def test_asr_collate_pads_features_and_concatenates_targets():
              task.make_item({"id": "b", "transcript": "A B"}, torch.ones(5, 2, 4).numpy())]
     batch = task.collate(items)
     assert batch["features"].shape == (2, 5, 2, 4) and batch["features"][0, 3:].abs().sum() == 0
-    assert batch["lengths"].tolist() == [3, 5] and batch["token_lengths"].tolist() == [2, 3]
+    assert batch["lengths"].tolist() == [3, 5] and batch["token_lengths"].tolist() == [4, 5]
     assert batch["transcripts"] == ["AB", "A B"]
 
 

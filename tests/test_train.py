@@ -66,7 +66,7 @@ def toy_asr(root: Path, counts=(64, 16, 16), layers: int = 2, dim: int = 16, see
         items = []
         for index in range(count):
             words = [TOY_WORDS[i] for i in rng.integers(0, len(TOY_WORDS), size=rng.integers(1, 3))]
-            frames = np.repeat(np.stack([symbols[c] for c in "|".join(words)]), 3, axis=0)
+            frames = np.repeat(np.stack([symbols[c] for c in "|".join(words) + "|"]), 3, axis=0)
             features = rng.normal(size=(len(frames), layers, dim))
             features[:, 0] = frames + 0.1 * rng.normal(size=frames.shape)
             record = {"id": f"{split}-{index:03d}", "num_samples": 160 * len(frames), "sample_rate": 16000,
@@ -112,9 +112,9 @@ def load_records(paths: dict) -> dict:
 
 
 def run_toy(paths: dict, task: str, out_dir: Path, settings: dict, store=None, stop_after_steps=None,
-            workers: int = 0) -> dict:
-    spec = RunSpec(task=task, model="toy", protocol="minisuperb", sampling="full", seed=0, settings=settings,
-                   out_dir=out_dir, num_workers=workers, stop_after_steps=stop_after_steps)
+            workers: int = 0, train_seed: int = 0) -> dict:
+    spec = RunSpec(task=task, model="toy", protocol="minisuperb", sampling="full", seed=0, train_seed=train_seed,
+                   settings=settings, out_dir=out_dir, num_workers=workers, stop_after_steps=stop_after_steps)
     return run(spec, store or FeatureStore.open(paths["store"]), load_records(paths))
 
 
@@ -151,13 +151,43 @@ def test_checkpoint_of_other_settings_is_not_resumed(tmp_path):
     changed = toy_settings("sid", steps=10, lr=2e-2)
     records = load_records(paths)
     store = FeatureStore.open(paths["store"])
-    spec = RunSpec(task="sid", model="toy", protocol="minisuperb", sampling="full", seed=0,
-                         settings=changed, out_dir=tmp_path / "out")
+    spec = RunSpec(task="sid", model="toy", protocol="minisuperb", sampling="full", seed=0, train_seed=0,
+                   settings=changed, out_dir=tmp_path / "out")
     fingerprint = run_fingerprint(spec, store.attrs, records)
     assert load_resumable(tmp_path / "out" / LAST_CHECKPOINT, fingerprint) is None
     rerun = run_toy(paths, "sid", tmp_path / "out", changed)
     fresh = run_toy(paths, "sid", tmp_path / "fresh", changed)
     assert rerun["metrics"] == fresh["metrics"] and rerun["layer_weights"] == fresh["layer_weights"]
+
+
+def test_a_head_is_never_resumed_on_a_re_extracted_store(tmp_path, caplog):
+    """Features extracted again (an s3prl upgrade, replaced audio, a repaired store) get a new
+    store identity: the head trained on the old ones is not reused, even half-way."""
+    paths = toy_sid(tmp_path)
+    settings = toy_settings("sid", steps=10)
+    with pytest.raises(TrainingInterrupted):
+        run_toy(paths, "sid", tmp_path / "out", settings, stop_after_steps=9)
+    old_id = FeatureStore.open(paths["store"]).attrs["store_id"]
+    shutil.rmtree(paths["store"])
+    toy_sid(tmp_path)  # the same features, extracted again
+    assert FeatureStore.open(paths["store"]).attrs["store_id"] != old_id
+    with caplog.at_level("INFO"):
+        rerun = run_toy(paths, "sid", tmp_path / "out", settings)
+    assert "resuming" not in caplog.text
+    fresh = run_toy(paths, "sid", tmp_path / "fresh", settings)
+    assert rerun["metrics"] == fresh["metrics"]
+
+
+def test_a_finished_run_asked_to_run_again_trains_again(tmp_path, caplog):
+    """Snakemake reruns a finished job only when forced (-R) or an input changed: the trainer
+    must then train, not re-score the finished head."""
+    paths = toy_sid(tmp_path)
+    settings = toy_settings("sid", steps=10)
+    first = run_toy(paths, "sid", tmp_path / "out", settings)
+    with caplog.at_level("INFO"):
+        again = run_toy(paths, "sid", tmp_path / "out", settings)
+    assert "holds a finished run; training toy/sid again from step 0" in caplog.text
+    assert deterministic_part(again) == deterministic_part(first)
 
 
 # --- data loading --------------------------------------------------------------------------------
@@ -198,6 +228,23 @@ def test_metrics_json_records_metrics_cost_and_config(tmp_path):
     assert macs["head_per_frame"] == pytest.approx(16 * 16 + 16 * 5)
     assert macs["train"] == int(3 * (macs["head_per_frame"] + macs["featurizer_per_frame"]) * macs["train_frames"])
     assert macs["eval_frames"] == 3 * 10 + 10  # three dev evaluations and the test
+    assert (result["seed"], result["train_seed"]) == (0, 0) and result["failures"] == {"test": {}}
+
+
+def test_the_training_seed_not_the_sampling_seed_initialises_the_head(tmp_path):
+    paths = toy_sid(tmp_path)
+    settings = toy_settings("sid", steps=6, eval_every=3)
+
+    def trained(name: str, seed: int, train_seed: int) -> dict:
+        spec = RunSpec(task="sid", model="toy", protocol="minisuperb", sampling="full", seed=seed,
+                       train_seed=train_seed, settings=settings, out_dir=tmp_path / name)
+        result = run(spec, FeatureStore.open(paths["store"]), load_records(paths))
+        assert (result["seed"], result["train_seed"]) == (seed, train_seed)
+        return {key: result[key] for key in ("metrics", "layer_weights", "dev_history")}
+
+    reference = trained("a", seed=42, train_seed=1)
+    assert trained("b", seed=43, train_seed=1) == reference  # the subset's seed is only recorded
+    assert trained("c", seed=42, train_seed=2)["dev_history"] != reference["dev_history"]
 
 
 # --- bad input -----------------------------------------------------------------------------------
@@ -231,7 +278,7 @@ def cli_args(paths: dict, out_dir: Path, task: str, settings: dict, *extra: str)
     return ["train", "--task", task, "--model", "toy", "--store", str(paths["store"]),
             "--store-summary", str(paths["summary"]), "--manifest-dir", str(paths["manifest_dir"]),
             "--subset-dir", str(paths["subset_dir"]), "--protocol", "minisuperb", "--sampling", "full",
-            "--settings", json.dumps(settings), "--seed", "0", "--out-dir", str(out_dir), *extra]
+            "--settings", json.dumps(settings), "--seed", "0", "--train-seed", "0", "--out-dir", str(out_dir), *extra]
 
 
 def test_cli_trains_and_writes_metrics(tmp_path):
@@ -278,6 +325,9 @@ def test_presets_follow_the_papers():
     mini, superb = resolve_settings("minisuperb", "asr"), resolve_settings("superb", "asr")
     assert (mini["steps"], mini["layers"], mini["hidden"], mini["layer_norm"]) == (20000, 3, 256, True)
     assert (superb["steps"], superb["layers"], superb["hidden"], superb["layer_norm"]) == (200000, 2, 1024, False)
+    # the reference evaluates dev once, at its last step (asr/config.yaml eval_step 20000); s3prl every 2000
+    assert (mini["eval_every"], superb["eval_every"]) == (20000, 2000)
+    assert mini["specaug"]["time_warp_window"] == superb["specaug"]["time_warp_window"] == 5
     sid = resolve_settings("minisuperb", "sid")
     assert (sid["lr"], sid["batch_size"], sid["accumulate"]) == (1e-3, 8, 4)
     assert resolve_settings("superb", "sid")["lr"] == 1e-4
@@ -287,7 +337,8 @@ def test_overrides_and_new_protocols():
     overrides = {"minisuperb": {"asr": {"lr": 5e-5, "specaug": {"time_masks": 0}}},
                  "mine": {"extends": "minisuperb", "sid": {"steps": 7}}}
     asr = resolve_settings("minisuperb", "asr", overrides)
-    assert asr["lr"] == 5e-5 and asr["specaug"] == {"time_masks": 0, "time_width": 40, "freq_masks": 4, "freq_width": 50}
+    assert asr["lr"] == 5e-5 and asr["specaug"] == {"time_masks": 0, "time_width": 40, "freq_masks": 4, "freq_width": 50,
+                                                    "time_warp_window": 5}
     assert resolve_settings("mine", "sid", overrides)["steps"] == 7
     assert resolve_settings("mine", "asr", overrides)["lr"] == 5e-5  # inherits the overridden parent
 
@@ -319,7 +370,7 @@ def downstream_schema(tmp_path):
 def test_schema_defaults_and_errors(downstream_schema):
     config = validate_config({}, downstream_schema)
     assert config["runs"] == [{"protocol": "minisuperb", "sampling": "paper"}]
-    assert config["downstream"] == {"threads": 1, "device": "auto", "workers": 0}
+    assert config["downstream"] == {"train_seeds": [1337], "threads": 1, "device": "auto", "workers": 0}
     with pytest.raises(MinisuperbError, match="runs.0"):
         validate_config({"runs": [{"protocol": "demo"}]}, downstream_schema)
     with pytest.raises(MinisuperbError, match="protocols.demo.asr.lr"):
@@ -329,7 +380,7 @@ def test_schema_defaults_and_errors(downstream_schema):
 # --- the rule ------------------------------------------------------------------------------------
 
 
-def test_rule_trains_one_job_per_run_seed_model_task(tmp_path):
+def test_rule_trains_one_job_per_run_seeds_model_task(tmp_path):
     """A workflow of just rules/common.smk + rules/downstream.smk on toy inputs, run for real."""
     results = tmp_path / "results"
     toy_sid(results)
@@ -344,13 +395,14 @@ def test_rule_trains_one_job_per_run_seed_model_task(tmp_path):
     config = {"results": str(results), "tasks": ["sid"], "sampling": {"seeds": [3]},
               "models": {"toy": {}}, "runs": [{"protocol": "tiny", "sampling": "full"}],
               "protocols": {"tiny": {"extends": "minisuperb", "sid": {k: small[k] for k in ("steps", "eval_every", "projector")}}},
-              "downstream": {"threads": 1, "device": "cpu", "workers": 0}}
+              "downstream": {"train_seeds": [5], "threads": 1, "device": "cpu", "workers": 0}}
     (tmp_path / "config.json").write_text(json.dumps(config))
     snakemake = Path(sys.executable).parent / "snakemake"
     command = [str(snakemake), "-s", str(snakefile), "--configfile", str(tmp_path / "config.json"),
                "--cores", "1", "--directory", str(tmp_path)]
     done = subprocess.run(command, capture_output=True, text=True, env={"PATH": f"{snakemake.parent}:/usr/bin:/bin"})
     assert done.returncode == 0, done.stderr[-3000:]
-    metrics = json.loads((results / "downstream/tiny/full/seed3/toy/sid/metrics.json").read_text())
-    assert metrics["steps"] == 4 and metrics["config"]["settings"]["steps"] == 4 and metrics["seed"] == 3
-    assert (results / "logs/train/tiny/full/seed3/toy/sid.log").is_file()
+    metrics = json.loads((results / "downstream/tiny/full/seed3/train5/toy/sid/metrics.json").read_text())
+    assert metrics["steps"] == 4 and metrics["config"]["settings"]["steps"] == 4
+    assert (metrics["seed"], metrics["train_seed"]) == (3, 5)
+    assert (results / "logs/train/tiny/full/seed3/train5/toy/sid.log").is_file()

@@ -7,6 +7,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import shutil
+from pathlib import Path
 
 import pytest
 import torch
@@ -16,6 +17,8 @@ from minisuperb.errors import MinisuperbError
 from minisuperb.upstreams import load_upstream, model_hash
 from minisuperb.upstreams.demo_models import build_demo_model
 from minisuperb.upstreams.macs import count_macs
+from minisuperb.upstreams import s3prl_names
+from minisuperb.upstreams.registry import task_entry
 
 LENGTHS = [16000, 9000, 4000]
 
@@ -152,6 +155,32 @@ def test_unknown_s3prl_name_lists_close_matches():
         load_upstream({"loader": "s3prl", "name": "hubbert"})
 
 
+def test_hub_names_are_read_without_importing_s3prl():
+    """The planning-time list is s3prl's own, less the helpers its hub star-imports."""
+    import subprocess
+    import sys
+
+    from s3prl.nn import S3PRLUpstream
+
+    helpers = {"Path", "FileLock", "load_and_convert_fairseq_ckpt"}
+    assert s3prl_names.hub_names() == set(S3PRLUpstream.available_names()) - helpers
+    probe = "import sys; from minisuperb.upstreams.s3prl_names import hub_names; hub_names(); print('torch' in sys.modules)"
+    assert subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout.strip() == "False"
+
+
+def test_a_misspelt_model_name_fails_while_planning(tmp_path):
+    """`name: hubbert` is refused before any job starts, with the close matches."""
+    import yaml
+
+    from snakemake_api import dry_run
+
+    config = yaml.safe_load((Path(__file__).resolve().parents[1] / "config" / "config.yaml").read_text())
+    config["models"]["mfcc"]["name"] = "hubbert"
+    with pytest.raises(Exception, match=r"models\.mfcc \(task asr\): unknown s3prl upstream name 'hubbert' \(close matches: hubert"):
+        dry_run(tmp_path, config)
+    assert not (tmp_path / "results").exists()
+
+
 def test_unknown_loader_is_named():
     with pytest.raises(MinisuperbError, match=r"unknown loader 'onnx'"):
         load_upstream({"loader": "onnx", "name": "x"})
@@ -224,12 +253,37 @@ def analytic_macs_per_second(config, seconds=1.0):
 
 def test_macs_thop_and_flop_counter_agree_with_an_analytic_count(demo_dirs):
     upstream = load_upstream({"loader": "transformers", "path": str(demo_dirs["hubert"])})
-    macs = count_macs(upstream)
+    macs = count_macs(upstream, [16000])
     dense, attention = analytic_macs_per_second(upstream.model.config)
-    # torch's CPU attention kernel has no flop formula, so the counter may leave attention out.
-    assert dense * 0.99 <= macs["macs_per_second_flop_counter"] <= (dense + attention) * 1.01
-    # thop also misses attention's matmuls but adds norms, activations and biases.
-    assert macs["macs_per_second"] == pytest.approx(dense + attention, rel=0.2)
+    # torch's counter, with the CPU attention kernel's formula added, counts attention too.
+    assert macs["macs_per_second"] == pytest.approx(dense + attention, rel=0.01)
+    # thop misses attention's matmuls but adds norms, activations and biases.
+    assert macs["macs_per_second_thop"] == pytest.approx(dense + attention, rel=0.2)
+
+
+def test_macs_per_second_are_counted_at_the_jobs_utterance_lengths(demo_dirs):
+    """Attention grows with the square of the length: the count over 5 s and 25 s utterances is
+    the analytic sum over those two lengths, well above the count on 1 s."""
+    upstream = load_upstream({"loader": "transformers", "path": str(demo_dirs["hubert"])})
+    lengths = [5 * 16000, 25 * 16000]
+    macs = count_macs(upstream, lengths)
+    analytic = sum(sum(analytic_macs_per_second(upstream.model.config, n / 16000)) for n in lengths) / 30
+    assert macs["macs_per_second"] == pytest.approx(analytic, rel=0.01)
+    assert macs["macs_per_second"] > 1.5 * count_macs(upstream, [16000])["macs_per_second"]
+    assert macs["macs_probe_seconds"] == [15.0, 30.0]  # the mean length and twice it
+
+
+def test_a_per_task_override_changes_only_that_tasks_entry():
+    entry = {"loader": "s3prl", "name": "fbank", "tasks": {"sid": {"name": "fbank_no_cmvn"}}, "reference": "FBANK"}
+    assert task_entry(entry, "sid") == {"loader": "s3prl", "name": "fbank_no_cmvn", "reference": "FBANK"}
+    assert task_entry(entry, "asr") == {"loader": "s3prl", "name": "fbank", "reference": "FBANK"}
+    assert model_hash(task_entry(entry, "sid")) != model_hash(task_entry(entry, "asr"))
+    wav = 0.1 * torch.randn(1, 16000, generator=torch.Generator().manual_seed(0))
+    means = {}
+    for task in ("asr", "sid"):
+        layers, _ = load_upstream(task_entry(entry, task))(wav, torch.tensor([16000]))
+        means[task] = layers[0][0].mean(dim=0).abs().max().item()
+    assert means["asr"] < 0.1 and means["sid"] > 1.0  # CMVN centres each dimension; fbank_no_cmvn does not
 
 
 def test_demo_model_cli_is_deterministic(tmp_path):

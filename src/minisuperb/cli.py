@@ -27,6 +27,7 @@ COMMANDS = {
     "collect": "minisuperb.report.commands",
     "superb-score": "minisuperb.report.commands",
     "report": "minisuperb.report.commands",
+    "paper-correlation": "minisuperb.report.commands",
 }
 
 

@@ -7,6 +7,7 @@ top-level keys, so a typo fails before any job starts, with the key named.
 
 from __future__ import annotations
 
+import difflib
 import json
 from pathlib import Path
 from typing import Any
@@ -75,10 +76,22 @@ def _check(validator, instance, prefix: tuple[str, ...], source: str) -> None:
     for error in errors[:10]:
         message = error.message
         if error.validator == "additionalProperties":
-            message += " (unknown key: check its spelling against config/schema/)"
+            message += f" ({_close_keys(error)}check its spelling against config/schema/)"
         key = ".".join([*prefix, *map(str, error.absolute_path)]) or "(top level)"
         lines.append(f"  - key '{key}': {message}")
     raise MinisuperbError(f"invalid configuration in {source}:\n" + "\n".join(lines) + "\nFix these keys and rerun.")
+
+
+def _close_keys(error) -> str:
+    """'did you mean ...' for each unknown key of an additionalProperties error, if one is close."""
+    known = list(error.schema.get("properties", {}))
+    unknown = [key for key in error.instance if key not in known] if isinstance(error.instance, dict) else []
+    hints = []
+    for key in unknown:
+        close = difflib.get_close_matches(str(key), known, n=3, cutoff=0.6)
+        if close:
+            hints.append(f"{key!r}: did you mean {' or '.join(map(repr, close))}? ")
+    return "".join(hints)
 
 
 def validate_config(config: dict, schema_dir: str | Path = SCHEMA_DIR, source: str = "config") -> dict:

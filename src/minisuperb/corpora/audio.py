@@ -16,6 +16,7 @@ from minisuperb.errors import MinisuperbError
 
 TARGET_RATE = 16_000
 AUDIO_SUFFIXES = (".flac", ".wav")
+LISTED_PROBLEMS = 10  # unusable files named in the error; the rest are counted
 
 
 @dataclass(frozen=True)
@@ -30,19 +31,35 @@ class AudioInfo:
         return -(-self.num_samples * TARGET_RATE // self.sample_rate)
 
 
+class UnusableAudio(MinisuperbError):
+    """An audio file that cannot be read; `reason` says why, without the fix."""
+
+    def __init__(self, path: str | Path, reason: str):
+        super().__init__(f"audio file {path} {reason}. Re-extract or re-download it (or remove it).")
+        self.path, self.reason = path, reason
+
+
 def info(path: str | Path) -> AudioInfo:
-    """Read length and rate from the file header only (no decoding), so preparing a large
-    corpus takes seconds. Fails with the file named when it is unreadable or empty."""
+    """Read length and rate from the file header, and decode the last sample only (one FLAC
+    block, ~0.1 ms): a truncated FLAC keeps a header announcing every sample, and would otherwise
+    fail only at feature extraction. Raises `UnusableAudio` for unreadable, truncated or empty
+    files."""
     try:
-        header = sf.info(str(path))
+        handle = sf.SoundFile(str(path))
     except Exception as error:  # soundfile raises several types for broken files
-        raise MinisuperbError(
-            f"cannot read audio header of {path}: {error}. Check that the file exists and is a "
-            "valid WAV/FLAC file; re-extract or re-download it."
-        ) from error
-    if header.frames <= 0:
-        raise MinisuperbError(f"audio file {path} is empty (0 samples). Remove it or replace it.")
-    return AudioInfo(num_samples=header.frames, sample_rate=header.samplerate, channels=header.channels)
+        raise UnusableAudio(path, f"has no readable WAV/FLAC header ({error})") from error
+    with handle:
+        found = AudioInfo(num_samples=handle.frames, sample_rate=handle.samplerate, channels=handle.channels)
+        if found.num_samples <= 0:
+            raise UnusableAudio(path, "is empty (0 samples)")
+        try:
+            handle.seek(found.num_samples - 1)
+            complete = len(handle.read(1, dtype="float32")) == 1
+        except Exception as error:  # e.g. "psf_fseek() failed", "flac decoder lost sync"
+            raise UnusableAudio(path, f"is truncated or damaged: its last sample does not decode ({error})") from error
+    if not complete:
+        raise UnusableAudio(path, "is truncated: it ends before the last sample its header announces")
+    return found
 
 
 def find_audio(folder: str | Path) -> list[Path]:
@@ -55,12 +72,30 @@ def find_audio(folder: str | Path) -> list[Path]:
 
 
 def read_infos(paths: Sequence[str | Path], threads: int = 1) -> list[AudioInfo]:
-    """`info` of every path, in order. Header reads wait on the disk, not the CPU, so a few
-    threads help on network file systems; the result does not depend on `threads`."""
+    """`info` of every path, in order; every unusable file is reported in one error. Header
+    reads wait on the disk, not the CPU, so a few threads help on network file systems; the
+    result does not depend on `threads`."""
     if threads <= 1 or len(paths) < 2:
-        return [info(path) for path in paths]
-    with ThreadPoolExecutor(max_workers=threads) as pool:
-        return list(pool.map(info, paths))
+        results = [_info_or_problem(path) for path in paths]
+    else:
+        with ThreadPoolExecutor(max_workers=threads) as pool:
+            results = list(pool.map(_info_or_problem, paths))
+    problems = [result for result in results if isinstance(result, UnusableAudio)]
+    if problems:
+        listed = "".join(f"\n  {problem.path}: {problem.reason}" for problem in problems[:LISTED_PROBLEMS])
+        more = f"\n  ... and {len(problems) - LISTED_PROBLEMS} more" if len(problems) > LISTED_PROBLEMS else ""
+        raise MinisuperbError(
+            f"{len(problems)} of {len(paths)} audio files cannot be read:{listed}{more}\n"
+            "Re-extract or re-download them (or remove them from the corpus), then rerun."
+        )
+    return results
+
+
+def _info_or_problem(path: str | Path) -> AudioInfo | UnusableAudio:
+    try:
+        return info(path)
+    except UnusableAudio as problem:
+        return problem
 
 
 def resample(wav: np.ndarray, rate_in: int, rate_out: int) -> np.ndarray:

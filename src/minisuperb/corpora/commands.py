@@ -18,8 +18,11 @@ from pathlib import Path
 from minisuperb.catalog import SPLITS, TASK_NAMES, TASKS
 from minisuperb.config import json_object, validate_section
 from minisuperb.corpora import demo
-from minisuperb.corpora.manifest import read_ids, read_manifest, select, write_ids, write_lines, write_manifest
+from minisuperb.corpora.manifest import (
+    read_ids, read_manifest, require_file, select, write_ids, write_lines, write_manifest,
+)
 from minisuperb.corpora.sampling import hours, seconds, subsample, union
+from minisuperb.errors import MinisuperbError
 
 log = logging.getLogger(__name__)
 
@@ -47,10 +50,22 @@ def run_prepare(args: argparse.Namespace) -> None:
         log.info("%s %s: %d utterances, %.3f h", args.task, split, count, hours(splits[split]))
 
 
+def read_id_lists(paper: dict, task: str) -> dict[str, list[str]]:
+    """{split: ids} of the lists `sampling.paper.<task>.ids` names."""
+    lists = {}
+    for split, path in paper.get("ids", {}).items():
+        key = f"sampling.paper.{task}.ids.{split}"
+        ids = read_ids(require_file(path, f"id list {key}"))
+        if not ids:
+            raise MinisuperbError(f"id list {key} ({path}) is empty; list one utterance id per line.")
+        lists[split] = ids
+    return lists
+
+
 def run_subsample(args: argparse.Namespace) -> None:
     paper = validate_section(json_object(args.settings, "--settings"), ("sampling", "paper", args.task))
     manifests = read_manifests(Path(args.manifest_dir))
-    subsets = subsample(manifests, args.sampling, args.seed, paper, args.task)
+    subsets = subsample(manifests, args.sampling, args.seed, paper, args.task, read_id_lists(paper, args.task))
     for split in SPLITS:
         write_ids(subsets[split], Path(args.out_dir) / f"{split}.txt")
         log.info("%s %s seed %d %s: %d of %d utterances", args.task, args.sampling, args.seed, split,

@@ -19,7 +19,7 @@ import os
 from pathlib import Path, PurePath
 
 from minisuperb.corpora.audio import TARGET_RATE
-from minisuperb.corpora.manifest import check_split, require_dir, require_file
+from minisuperb.corpora.manifest import check_splits, require_dir, require_file
 from minisuperb.errors import MinisuperbError
 
 PART_OF_SPLIT = {"train": "train-100", "dev": "dev", "test": "test"}
@@ -36,14 +36,16 @@ def read_librimix(settings: dict, threads: int = 1) -> dict[str, list[dict]]:
         "the Libri2Mix folder for config keys data.ss.rate/data.ss.mode",
     )
     sample_rate = RATE_OF_FOLDER[settings["rate"]]
-    splits = {}
+    splits, where = {}, {}
     for split, part in PART_OF_SPLIT.items():
         csv_path = require_file(corpus / "metadata" / f"mixture_{part}_mix_clean.csv", f"the Libri2Mix {split} metadata CSV")
         records = [_record(row, corpus, sample_rate, csv_path, line) for line, row in _rows(csv_path)]
         records.sort(key=lambda record: record["id"])
         _check_files(records, csv_path)
-        check_split(records, f"SS split '{split}' ({csv_path})")
-        splits[split] = records
+        splits[split], where[split] = records, f"SS split '{split}' ({csv_path})"
+    check_splits(
+        splits, where, "Each mixture belongs to one part: regenerate the metadata CSVs or remove the duplicate rows."
+    )
     return splits
 
 

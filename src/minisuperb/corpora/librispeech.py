@@ -12,14 +12,20 @@ from pathlib import Path
 
 from minisuperb.catalog import SPLITS
 from minisuperb.corpora.audio import find_audio, read_infos
-from minisuperb.corpora.manifest import check_split, require_dir
+from minisuperb.corpora.manifest import check_splits, require_dir
 from minisuperb.errors import MinisuperbError
 
 
 def read_librispeech(settings: dict, threads: int = 1) -> dict[str, list[dict]]:
     """{split: records} for the folders that `settings` lists per split (`data.asr`)."""
     root = require_dir(settings["root"], "the ASR corpus root (config key data.asr.root)")
-    return {split: _read_split(root, settings[split], split, threads) for split in SPLITS}
+    splits = {split: _read_split(root, settings[split], split, threads) for split in SPLITS}
+    check_splits(
+        splits,
+        {split: f"ASR split '{split}' ({', '.join(settings[split])} under {root})" for split in SPLITS},
+        "Give each corpus folder to one split only (config keys data.asr.train, data.asr.dev, data.asr.test).",
+    )
+    return splits
 
 
 def _read_split(root: Path, folders: list[str], split: str, threads: int) -> list[dict]:
@@ -44,7 +50,6 @@ def _read_split(root: Path, folders: list[str], split: str, threads: int) -> lis
         for path, info, text in zip(paths, read_infos(paths, threads), texts)
     ]
     records.sort(key=lambda record: record["id"])
-    check_split(records, f"ASR split '{split}' ({', '.join(folders)} under {root})")
     return records
 
 

@@ -79,6 +79,29 @@ def require_file(path: str | Path, what: str) -> Path:
     return path
 
 
+def check_splits(splits: dict[str, list[dict]], where: dict[str, str], fix: str) -> None:
+    """Every reader's last step: each split passes `check_split`, and no utterance id is in two
+    splits (a corpus listing one file as train and test would leak test data into training).
+    `where[split]` names the split's source (corpus file or folders); `fix` says how to
+    separate the splits in that corpus."""
+    for split, records in splits.items():
+        check_split(records, where[split])
+    first_seen: dict[str, tuple[str, str]] = {}
+    shared = []
+    for split, records in splits.items():
+        for record in records:
+            first_split, first_path = first_seen.setdefault(record["id"], (split, record["path"]))
+            if first_split != split:
+                shared.append((record["id"], first_split, first_path, split, record["path"]))
+    if shared:
+        utt_id, first_split, first_path, split, path = shared[0]
+        raise MinisuperbError(
+            f"{len(shared)} utterance ids occur in two splits, e.g. {utt_id} is in {where[first_split]} "
+            f"as {first_path} and in {where[split]} as {path}; an utterance must not be both trained "
+            f"and evaluated on. {fix}"
+        )
+
+
 def check_split(records: list[dict], where: str) -> None:
     """A split must be non-empty, have unique ids and one sample rate. `audio.load` resamples
     any rate, but a split mixing rates is almost always a half-converted copy of the corpus."""

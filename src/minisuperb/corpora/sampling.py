@@ -11,6 +11,11 @@ Sampling names (the `{sampling}` wildcard):
 Dev gets the paper's dev count (`sampling.paper.<task>.dev`, SE 300 and SS 1,000; ASR and SID use
 their full dev sets) under every sampling but `full`; test is always full.
 
+Given lists: `sampling.paper.<task>.ids: {train: FILE, dev: FILE}` (ids one per line, as in the
+manifests) replace the drawn train split of `paper` and the drawn dev split of every sampling but
+`full`, e.g. to train on the MiniSUPERB reference's own subsets (README, "Differences from the
+reference"). A given list is the same for every seed, and each of its ids must be in the manifest.
+
 Determinism: candidates are sorted by id and each gets one key from a numpy Generator seeded by
 (seed, split); a selection takes the smallest keys (per speaker where stratified). The output
 does not depend on manifest order or machine, and with one seed, smaller samples are subsets of
@@ -21,7 +26,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections import defaultdict
+from collections import Counter, defaultdict
 from dataclasses import dataclass
 from fractions import Fraction
 
@@ -37,10 +42,11 @@ SAMPLING_WILDCARD = r"paper|full|frac[0-9.]+|k[0-9]+|n[0-9]+"
 
 @dataclass(frozen=True)
 class Rule:
-    """How to draw one split: `kind` is all, fraction, k (per speaker) or count."""
+    """How to draw one split: `kind` is all, fraction, k (per speaker), count, or ids (a given list)."""
 
     kind: str
     value: float = 0
+    ids: tuple[str, ...] = ()
 
 
 ALL = Rule("all")
@@ -77,18 +83,24 @@ def paper_train_rule(paper: dict) -> Rule:
     return Rule("count", paper["train"])
 
 
-def plan(sampling: str, paper: dict) -> dict[str, Rule]:
-    """{split: rule} for a sampling name, given the task's paper settings."""
+def plan(sampling: str, paper: dict, id_lists: dict[str, list[str]] | None = None) -> dict[str, Rule]:
+    """{split: rule} for a sampling name, given the task's paper settings and the id lists read
+    from `paper["ids"]` ({split: ids})."""
     if sampling == "full":
         return dict.fromkeys(SPLITS, ALL)
-    train = paper_train_rule(paper) if sampling == "paper" else parse_sampling(sampling)
-    dev = Rule("count", paper["dev"]) if "dev" in paper else ALL
+    given = {split: Rule("ids", ids=tuple(ids)) for split, ids in (id_lists or {}).items()}
+    if sampling == "paper":
+        train = given.get("train") or paper_train_rule(paper)
+    else:
+        train = parse_sampling(sampling)
+    dev = given.get("dev") or (Rule("count", paper["dev"]) if "dev" in paper else ALL)
     return {"train": train, "dev": dev, "test": ALL}
 
 
-def subsample(manifests: dict[str, list[dict]], sampling: str, seed: int, paper: dict, task: str) -> dict[str, list[str]]:
+def subsample(manifests: dict[str, list[dict]], sampling: str, seed: int, paper: dict, task: str,
+              id_lists: dict[str, list[str]] | None = None) -> dict[str, list[str]]:
     """{split: sorted ids} of one (sampling, seed)."""
-    rules = plan(sampling, paper)
+    rules = plan(sampling, paper, id_lists)
     return {
         split: draw(manifests[split], rules[split], seed_rng(seed, split), f"task {task}, sampling '{sampling}', split {split}")
         for split in SPLITS
@@ -105,6 +117,8 @@ def draw(records: list[dict], rule: Rule, rng: np.random.Generator, where: str) 
     ids = sorted(record["id"] for record in records)
     if rule.kind == "all":
         return ids
+    if rule.kind == "ids":
+        return _given(ids, rule.ids, where)
     key = dict(zip(ids, rng.random(len(ids))))
     if rule.kind == "count":
         if rule.value > len(ids):
@@ -119,6 +133,21 @@ def draw(records: list[dict], rule: Rule, rng: np.random.Generator, where: str) 
     else:
         quotas = proportional_quotas({speaker: len(group) for speaker, group in by_speaker.items()}, rule.value, where)
     return sorted(utt_id for speaker, group in by_speaker.items() for utt_id in _smallest_keys(group, key, quotas[speaker]))
+
+
+def _given(ids: list[str], given: tuple[str, ...], where: str) -> list[str]:
+    known = set(ids)
+    missing = [utt_id for utt_id in given if utt_id not in known]
+    if missing:
+        raise MinisuperbError(
+            f"{where}: {len(missing)} of the {len(given)} ids of the given list (sampling.paper.<task>.ids) "
+            f"are not in the manifest, first: {missing[0]!r}. Ids are as in the manifest (e.g. SID "
+            "idXXXXX-VIDEO-NNNNN); fix the list or point the corpus root at the corpus it was made from."
+        )
+    if len(set(given)) != len(given):
+        repeated = next(utt_id for utt_id, count in Counter(given).items() if count > 1)
+        raise MinisuperbError(f"{where}: the given id list names {repeated!r} more than once; list each id once.")
+    return sorted(given)
 
 
 def _smallest_keys(ids: list[str], key: dict[str, float], count: int) -> list[str]:

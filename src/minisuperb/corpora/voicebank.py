@@ -12,7 +12,7 @@ import logging
 from pathlib import Path
 
 from minisuperb.corpora.audio import read_infos
-from minisuperb.corpora.manifest import check_split, require_dir
+from minisuperb.corpora.manifest import check_splits, require_dir
 from minisuperb.errors import MinisuperbError
 
 log = logging.getLogger(__name__)
@@ -37,8 +37,11 @@ def read_voicebank(settings: dict, threads: int = 1) -> dict[str, list[dict]]:
         "dev": [record for record in trainset if record["speaker"] in dev_speakers],
         "test": _read_pairs(root, *TEST_FOLDERS, threads),
     }
-    for split, records in splits.items():
-        check_split(records, f"SE split '{split}' (under {root})")
+    check_splits(
+        splits,
+        {split: f"SE split '{split}' (under {root})" for split in splits},
+        f"A file name is in both the trainset and the testset folders under {root}: remove one copy.",
+    )
     return splits
 
 

@@ -11,7 +11,7 @@ import re
 from pathlib import Path
 
 from minisuperb.corpora.audio import find_audio, read_infos
-from minisuperb.corpora.manifest import check_split, require_dir, require_file
+from minisuperb.corpora.manifest import check_splits, require_dir, require_file
 from minisuperb.errors import MinisuperbError
 
 SPLIT_OF_CODE = {"1": "train", "2": "dev", "3": "test"}
@@ -30,7 +30,13 @@ def read_voxceleb1(settings: dict, threads: int = 1) -> dict[str, list[dict]]:
             f"{len(missing)} files listed in {split_file} are not under {root}/*/wav, e.g. "
             f"{', '.join(missing[:3])}. Unpack both the dev and the test archive into {root}."
         )
-    return {split: _records(rels, located, threads, split_file, split) for split, rels in listed.items()}
+    splits = {split: _records(rels, located, threads) for split, rels in listed.items()}
+    check_splits(
+        splits,
+        {split: f"SID split '{split}' (from {split_file})" for split in splits},
+        f"List each file once in {split_file}, under one code (1 train, 2 dev, 3 test).",
+    )
+    return splits
 
 
 def read_split_file(path: Path) -> dict[str, list[str]]:
@@ -67,7 +73,7 @@ def _locate_wavs(root: Path) -> dict[str, Path]:
     return located
 
 
-def _records(rels: list[str], located: dict[str, Path], threads: int, split_file: Path, split: str) -> list[dict]:
+def _records(rels: list[str], located: dict[str, Path], threads: int) -> list[dict]:
     paths = [located[rel] for rel in rels]
     records = []
     for rel, path, info in zip(rels, paths, read_infos(paths, threads)):
@@ -81,5 +87,4 @@ def _records(rels: list[str], located: dict[str, Path], threads: int, split_file
             "label": int(speaker[2:]) - FIRST_SPEAKER,
         })
     records.sort(key=lambda record: record["id"])
-    check_split(records, f"SID split '{split}' (from {split_file})")
     return records

@@ -63,8 +63,9 @@ def run_fingerprint(spec: RunSpec, store_attrs: dict, records: dict[str, list[di
     """Identifies what a checkpoint was trained on: a checkpoint from other settings, data or
     features must not be resumed."""
     identity = {
-        "task": spec.task, "model": spec.model, "seed": spec.seed, "settings": spec.settings,
-        "model_hash": store_attrs.get("model_hash"),
+        "task": spec.task, "model": spec.model, "seed": spec.seed, "train_seed": spec.train_seed,
+        "settings": spec.settings,
+        "model_hash": store_attrs.get("model_hash"), "store_id": store_attrs.get("store_id"),
         "ids": {split: [record["id"] for record in split_records] for split, split_records in records.items()},
     }
     return hashlib.sha256(json.dumps(identity, sort_keys=True, default=str).encode()).hexdigest()

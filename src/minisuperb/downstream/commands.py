@@ -39,7 +39,7 @@ def train_command(args: argparse.Namespace) -> None:
     records = {split: load_split(args.manifest_dir, args.subset_dir, split) for split in SPLITS}
     spec = RunSpec(
         task=args.task, model=args.model, protocol=args.protocol, sampling=args.sampling, seed=args.seed,
-        settings=json_object(args.settings, "--settings"), out_dir=Path(args.out_dir),
+        train_seed=args.train_seed, settings=json_object(args.settings, "--settings"), out_dir=Path(args.out_dir),
         device=resolve_device(args.device), num_workers=args.workers, stop_after_steps=args.stop_after_steps,
     )
     result = run(spec, store, records)
@@ -49,8 +49,9 @@ def train_command(args: argparse.Namespace) -> None:
 def register(subparsers) -> None:
     parser = subparsers.add_parser(
         "train", help="train one downstream head on stored features; writes metrics.json",
-        description="Train one downstream head (one protocol, sampling, seed, model, task) and write "
-                    "OUT_DIR/metrics.json. Resumes from OUT_DIR/checkpoint-last.pt when it exists.",
+        description="Train one downstream head (one protocol, sampling, sampling seed, training seed, "
+                    "model, task) and write OUT_DIR/metrics.json. Resumes from OUT_DIR/checkpoint-last.pt "
+                    "when it exists.",
     )
     parser.add_argument("--task", required=True, choices=TASK_NAMES)
     parser.add_argument("--model", required=True, help="model name (a key of the config's models:)")
@@ -62,7 +63,10 @@ def register(subparsers) -> None:
     parser.add_argument("--protocol", required=True, help="protocol name (recorded in metrics.json)")
     parser.add_argument("--sampling", required=True, help="sampling name (recorded in metrics.json)")
     parser.add_argument("--settings", required=True, help="JSON: the resolved settings of this task under the protocol")
-    parser.add_argument("--seed", required=True, type=int, help="training seed (initialisation, batch order)")
+    parser.add_argument("--seed", required=True, type=int,
+                        help="sampling seed of the subset lists (recorded in metrics.json as `seed`)")
+    parser.add_argument("--train-seed", required=True, type=int,
+                        help="training seed: initialisation, batch order, dropout and SpecAugment")
     parser.add_argument("--out-dir", required=True, type=Path)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--device", default="auto", help="auto (cuda if available), cpu, cuda, cuda:N")

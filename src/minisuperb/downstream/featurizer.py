@@ -3,7 +3,11 @@
 As in s3prl's Featurizer (and MiniSUPERB, which turns the layer-norm on): each layer is
 normalised per frame with a layer-norm without affine parameters, then the layers are summed
 with softmax weights learned with the head, initialised to zero (a uniform average).
-SpecAugment (ASR training only) acts on this weighted sum, as in s3prl's runner.
+A store of one layer (FBANK, MFCC) passes through untouched: s3prl's `_select_feature` unwraps a
+one-element hidden-state list before the weighted sum, so neither weights nor the layer-norm
+apply (s3prl/upstream/interfaces.py, Featurizer; the same in Comet0322/MiniSUPERB
+minisuperb/upstream/interfaces.py).
+SpecAugment (ASR training only) acts on the featurizer's output, as in s3prl's runner.
 """
 
 from __future__ import annotations
@@ -16,26 +20,33 @@ from torch import Tensor, nn
 class Featurizer(nn.Module):
     def __init__(self, num_layers: int, layer_norm: bool = True):
         super().__init__()
-        self.layer_norm = layer_norm
-        self.weights = nn.Parameter(torch.zeros(num_layers))
+        self.num_layers = num_layers
+        self.layer_norm = layer_norm and num_layers > 1
+        # One layer: no parameter at all, as in s3prl (its Featurizer creates none either).
+        self.weights = nn.Parameter(torch.zeros(num_layers)) if num_layers > 1 else None
 
     def forward(self, features: Tensor) -> Tensor:
-        """[B, T, L, D] stored layers -> [B, T, D] weighted sum."""
-        if features.shape[2] != self.weights.shape[0]:
-            raise ValueError(f"featurizer built for {self.weights.shape[0]} layers, got {features.shape[2]}")
+        """[B, T, L, D] stored layers -> [B, T, D] weighted sum (the layer itself when L = 1)."""
+        if features.shape[2] != self.num_layers:
+            raise ValueError(f"featurizer built for {self.num_layers} layers, got {features.shape[2]}")
+        if self.weights is None:
+            return features[:, :, 0]
         if self.layer_norm:
             features = F.layer_norm(features, features.shape[-1:])
         return torch.einsum("btld,l->btd", features, torch.softmax(self.weights, dim=0))
 
     def layer_weights(self) -> list[float]:
-        """The softmax weights (what metrics.json records), one per layer."""
+        """The softmax weights (what metrics.json records), one per layer ([1.0] for one layer)."""
+        if self.weights is None:
+            return [1.0]
         return torch.softmax(self.weights.detach(), dim=0).cpu().tolist()
 
     def macs_per_frame(self, dim: int) -> int:
         """Analytic multiply-accumulates per frame: the weighted sum (L*D), plus, with the
-        layer-norm, mean, variance and scaling (about 3*L*D)."""
-        layers = self.weights.shape[0]
-        return layers * dim * (4 if self.layer_norm else 1)
+        layer-norm, mean, variance and scaling (about 3*L*D); none for one layer."""
+        if self.weights is None:
+            return 0
+        return self.num_layers * dim * (4 if self.layer_norm else 1)
 
 
 def spec_augment(
@@ -46,11 +57,19 @@ def spec_augment(
     time_width: int = 40,
     freq_masks: int = 4,
     freq_width: int = 50,
+    time_warp_window: int = 0,
 ) -> Tensor:
-    """s3prl's SpecAugment without time warping: per utterance, `time_masks` spans of width
-    drawn from [0, time_width) frames inside its valid frames and `freq_masks` spans of width
-    drawn from [0, freq_width) feature dimensions are set to 0. Returns a new tensor."""
-    masked = features.clone()
+    """s3prl's SpecAugment (s3prl/downstream/specaug.py), per utterance: first a time warp
+    within its valid frames when `time_warp_window` > 0, then `time_masks` spans of width drawn
+    from [0, time_width) frames inside its valid frames and `freq_masks` spans of width drawn
+    from [0, freq_width) feature dimensions are set to 0. Returns a new tensor."""
+    if time_warp_window > 0:
+        masked = torch.stack([
+            torch.cat([time_warp(row[:length], time_warp_window, generator), row[length:]])
+            for row, length in zip(features, lengths.tolist())
+        ])
+    else:
+        masked = features.clone()
     dim = features.shape[-1]
     for row, length in enumerate(lengths.tolist()):
         for _ in range(time_masks):
@@ -60,6 +79,21 @@ def spec_augment(
             start, width = _random_span(dim, freq_width, generator)
             masked[row, :, start : start + width] = 0.0
     return masked
+
+
+def time_warp(frames: Tensor, window: int, generator: torch.Generator | None = None) -> Tensor:
+    """s3prl's TimeWarp of one utterance [T, D]: a centre drawn from [window, T - window) moves
+    to a point within `window` frames of it; each side is stretched to fit by bicubic
+    interpolation along time. Utterances of at most 2 * window frames are left alone."""
+    total = frames.shape[0]
+    if total - window <= window:
+        return frames
+    center = int(torch.randint(window, total - window, (1,), generator=generator))
+    warped = int(torch.randint(center - window, center + window, (1,), generator=generator)) + 1
+    image = frames[None, None]  # [1, 1, T, D]: interpolate treats time and dims as height and width
+    left = F.interpolate(image[:, :, :center], (warped, frames.shape[1]), mode="bicubic", align_corners=False)
+    right = F.interpolate(image[:, :, center:], (total - warped, frames.shape[1]), mode="bicubic", align_corners=False)
+    return torch.cat([left, right], dim=2)[0, 0]
 
 
 def _random_span(size: int, max_width: int, generator: torch.Generator | None) -> tuple[int, int]:

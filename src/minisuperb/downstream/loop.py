@@ -1,9 +1,10 @@
 """The training loop: train one downstream head on stored features and write metrics.json.
 
-One run per (protocol, sampling, seed, model, task). The trainer is task-independent (see
-`minisuperb.downstream.tasks.base`): featurizer + head are trained with a constant learning
-rate, gradient accumulation and norm clipping; dev is evaluated every `eval_every` steps and at
-the last step; the best dev checkpoint by the task's primary metric is then evaluated on test.
+One run per (protocol, sampling, sampling seed, training seed, model, task). The trainer is
+task-independent (see `minisuperb.downstream.tasks.base`): featurizer + head are trained with a
+constant learning rate, gradient accumulation and norm clipping; dev is evaluated every
+`eval_every` steps and at the last step; the best dev checkpoint by the task's primary metric is
+then evaluated on test.
 
 Resuming: `checkpoint-last.pt` is written every `checkpoint_every` steps and at every evaluation
 (see `minisuperb.downstream.checkpoint`). With the stateless batch order of
@@ -58,7 +59,8 @@ class RunSpec:
     model: str
     protocol: str
     sampling: str
-    seed: int
+    seed: int  # the sampling seed: which subset lists the run trains on (recorded only)
+    train_seed: int  # the head's initialisation, batch order, dropout and SpecAugment draws
     settings: dict
     out_dir: Path
     device: str = "cpu"
@@ -110,7 +112,7 @@ class Trainer:
         check_settings(self.settings, spec.task)
         self.store = store
         self.device = torch.device(spec.device)
-        seed_everything(spec.seed)  # before the head is built: its initialisation is part of the run
+        seed_everything(spec.train_seed)  # before the head is built: its initialisation is part of the run
         self.task = TASKS[spec.task](self.settings, dict(store.attrs))
         self.task.prepare(records["train"])
         self.items = {split: TaskItems(self.task, store, split, split_records) for split, split_records in records.items()}
@@ -139,6 +141,12 @@ class Trainer:
 
     def _resume_or_start(self) -> None:
         checkpoint = load_resumable(self.last_path, self.fingerprint)
+        if checkpoint is not None and checkpoint["progress"]["step"] >= int(self.settings["steps"]):
+            # Resuming is for interrupted runs. A finished run only runs again when Snakemake was
+            # told to (-R, -F) or an input changed: train again rather than re-score the old head.
+            log.info("%s holds a finished run; training %s/%s again from step 0",
+                     self.last_path, self.spec.model, self.spec.task)
+            checkpoint = None
         if checkpoint is None:
             self.best_path.unlink(missing_ok=True)  # from another run: never to be evaluated
             return
@@ -185,10 +193,11 @@ class Trainer:
             "inf/NaN values (re-extract them)."
         )
 
-    def evaluate(self, split: str) -> dict[str, float]:
+    def evaluate(self, split: str) -> tuple[dict[str, float], dict[str, int]]:
+        """The split's metrics, and per metric the utterances it could not score."""
         items = self.items[split]
         loader = make_loader(items, eval_batches(len(items), int(self.settings["eval_batch_size"])),
-                             self.spec.num_workers, self.spec.seed)
+                             self.spec.num_workers, self.spec.train_seed)
         self.featurizer.eval()
         self.head.eval()
         predictions = []
@@ -197,15 +206,17 @@ class Trainer:
                 features, lengths = self._features(batch)
                 predictions.extend(self.task.predict(self.head, features, lengths, batch))
                 self.progress.eval_frames += int(lengths.sum())
-        return {name: float(value) for name, value in self.task.summarize(predictions).items()}
+        metrics = {name: float(value) for name, value in self.task.summarize(predictions).items()}
+        return metrics, self.task.failures(predictions)
 
     def _evaluate_dev(self) -> None:
-        dev = self.evaluate("dev")
+        dev, failures = self.evaluate("dev")
         primary = dev[self.task.primary]
         best = self.progress.best_dev.get(self.task.primary)
         steps_since_eval = self.progress.step - (self.progress.history[-1]["step"] if self.progress.history else 0)
         train_loss = self.progress.loss_since_eval / steps_since_eval
-        self.progress.history.append({"step": self.progress.step, "train_loss": train_loss, **dev})
+        self.progress.history.append({"step": self.progress.step, "train_loss": train_loss, **dev,
+                                      **({"failures": failures} if failures else {})})
         self.progress.loss_since_eval = 0.0
         log.info("step %d dev %s", self.progress.step, dev)
         # The first evaluation always saves a best checkpoint, even with a NaN metric.
@@ -221,9 +232,9 @@ class Trainer:
         steps, eval_every, checkpoint_every = (int(settings[key]) for key in ("steps", "eval_every", "checkpoint_every"))
         batches = iter(make_loader(
             self.items["train"],
-            training_batches(len(self.items["train"]), int(settings["batch_size"]), self.spec.seed,
+            training_batches(len(self.items["train"]), int(settings["batch_size"]), self.spec.train_seed,
                              self.progress.step * int(settings["accumulate"])),
-            self.spec.num_workers, self.spec.seed,
+            self.spec.num_workers, self.spec.train_seed,
         ))
         earlier_attempts_s = self.progress.wall_time_s
         while self.progress.step < steps:
@@ -265,12 +276,15 @@ def run(spec: RunSpec, store, records: dict[str, list[dict]]) -> dict:
     trainer = Trainer(spec, store, records)
     trainer.fit()
     started = time.perf_counter()
-    test = trainer.evaluate("test")
+    test, test_failures = trainer.evaluate("test")
     progress = trainer.progress
     result = {
         "model": spec.model, "task": spec.task, "protocol": spec.protocol, "sampling": spec.sampling,
-        "seed": spec.seed,
+        "seed": spec.seed, "train_seed": spec.train_seed,
         "metrics": {"dev": progress.best_dev, "test": test},
+        # Utterances a metric could not score, per metric (SE's PESQ); those of dev evaluations
+        # are in dev_history.
+        "failures": {"test": test_failures},
         "primary": trainer.task.primary, "higher_is_better": trainer.task.higher_is_better,
         "steps": progress.step, "best_step": progress.best_step,
         "wall_time_s": progress.wall_time_s + time.perf_counter() - started,
@@ -280,8 +294,8 @@ def run(spec: RunSpec, store, records: dict[str, list[dict]]) -> dict:
         "utterances": {split: len(split_records) for split, split_records in records.items()},
         "config": {
             "protocol": spec.protocol, "settings": spec.settings, "sampling": spec.sampling,
-            "seed": spec.seed, "model": spec.model, "model_hash": store.attrs.get("model_hash"),
-            "store": str(getattr(store, "path", "")),
+            "seed": spec.seed, "train_seed": spec.train_seed, "model": spec.model,
+            "model_hash": store.attrs.get("model_hash"), "store": str(getattr(store, "path", "")),
         },
         "macs": trainer.macs(),
     }

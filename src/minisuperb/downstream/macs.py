@@ -13,7 +13,7 @@ from minisuperb.downstream.tasks.base import DownstreamTask
 TRAIN_MACS_PER_FORWARD = 3
 MACS_METHOD = (
     "head: thop.profile of one training forward pass (Linear and LSTM modules) divided by its "
-    "frames; featurizer: analytic (softmax-weighted sum, plus layer-norm when on). "
+    "frames; featurizer: analytic (softmax-weighted sum, plus layer-norm when on; none for one layer). "
     "train = 3 x forward MACs per frame x training frames processed (forward + backward); "
     "eval = forward MACs per frame x frames evaluated (every dev evaluation and the test)."
 )

@@ -7,6 +7,7 @@ metrics) or one utterance (signal metrics); the tasks average utterance scores o
 
 from __future__ import annotations
 
+import math
 from collections.abc import Hashable, Sequence
 
 import numpy as np
@@ -16,6 +17,13 @@ from minisuperb.errors import MinisuperbError
 
 # pb_bss_eval's constant (used by asteroid, hence by s3prl's SE/SS evaluation).
 SI_SDR_EPS = 1e-8
+# The lowest wide-band PESQ: ITU-T P.862.2's mapping of the lowest raw P.862 score (-0.5),
+# 0.999 + 4 / (1 + exp(-1.3669 x + 3.8224)), about 1.04.
+PESQ_WB_FLOOR = 0.999 + 4.0 / (1.0 + math.exp(-1.3669 * -0.5 + 3.8224))
+
+
+class PesqError(MinisuperbError):
+    """The PESQ library could not score a pair (e.g. a silent estimate)."""
 
 
 def edit_distance(reference: Sequence[Hashable], hypothesis: Sequence[Hashable]) -> int:
@@ -125,7 +133,7 @@ def pesq_wb(reference: np.ndarray, estimate: np.ndarray, rate: int = SAMPLE_RATE
     try:
         return float(pesq(rate, reference, estimate, "wb"))
     except Exception as error:  # the C library raises NoUtterancesError, ValueError (silent estimate), ...
-        raise MinisuperbError(
+        raise PesqError(
             f"PESQ failed ({type(error).__name__}: {error}); PESQ needs audible speech in both the "
             "reference and the estimate at 8 or 16 kHz. Check for silent or near-silent audio."
         ) from error

@@ -43,12 +43,12 @@ def metric_columns(table: pd.DataFrame) -> list[str]:
 
 
 def mean_over_seeds(rows: pd.DataFrame) -> pd.DataFrame:
-    """One row per model: each metric averaged over the run's seeds."""
+    """One row per model: each metric averaged over the run's seeds (sampling x training seeds)."""
     metrics = metric_columns(rows)
     grouped = rows.groupby("upstream", sort=True, dropna=False)
     mean = grouped[metrics].mean().reset_index()
     first = grouped[["reference"]].first().reset_index()
-    seeds = grouped["seed"].nunique().rename("seeds").reset_index()
+    seeds = grouped.size().rename("seeds").reset_index()
     return first.merge(seeds, on="upstream").merge(mean, on="upstream")
 
 
@@ -135,9 +135,12 @@ def correlations(scores: pd.DataFrame, references: Mapping[str, dict], settings:
 
     def compare(ours: pd.DataFrame, score: Mapping, tasks: Mapping[str, Mapping]) -> dict:
         """`ours` (indexed like `score` and `tasks`) against one ranking, overall and per task."""
-        entry = correlation.compare(ours[SCORE].to_dict(), score, samples, seed, confidence)
-        entry["per_task"] = {task: correlation.compare(ours[f"{task}_points"].to_dict(), tasks[task],
-                                                       samples, seed, confidence)
+        def one(mine: Mapping, theirs: Mapping) -> dict:
+            return correlation.compare(mine, theirs, samples, seed, confidence) | {
+                "order_broken": correlation.discordant_pairs(mine, theirs)}
+
+        entry = one(ours[SCORE].to_dict(), score)
+        entry["per_task"] = {task: one(ours[f"{task}_points"].to_dict(), tasks[task])
                              for task in task_names if task in tasks}
         return entry
 
@@ -165,21 +168,28 @@ def run_costs(training: pd.DataFrame, run: Mapping, summaries: Mapping[tuple[str
 
 
 def cost_rows(mini: Mapping[tuple[str, str], dict], summaries: Mapping[tuple[str, str], dict],
-              protocol: Mapping, full: Mapping[tuple[str, str], dict] | None = None) -> list[dict]:
+              settings: Mapping, full: Mapping[tuple[str, str], dict] | None = None) -> list[dict]:
     """cost.csv rows: per (model, task) of the mini run, its measured MACs, the full SUPERB
-    protocol's counted MACs and, when given, the full run's measured MACs."""
+    protocol's counted MACs (the preset report.superb_protocol on report.superb_data) and, when
+    given, the full run's measured MACs and training resources."""
+    tasks = sorted({task for _, task in mini})
+    missing = [task for task in tasks if task not in settings["superb_data"]]
+    if missing:
+        raise MinisuperbError(f"config key report.superb_data has no entry for task(s) {', '.join(missing)}; add them.")
+    superb = cost.superb_settings(settings["superb_protocol"], tasks)
     rows = []
     for (model, task), measured in sorted(mini.items()):
         summary = summaries[(model, task)]
-        if task not in protocol:
-            raise MinisuperbError(f"config key report.superb_protocol has no entry for task {task!r}; add it.")
         costs = {"mini": measured["macs"],
-                 "superb": cost.superb_task_cost(protocol[task], summary[cost.SUMMARY_MACS_PER_SECOND],
-                                                 int(summary[cost.SUMMARY_DIM]), float(summary[cost.SUMMARY_FRAME_RATE]))}
-        if full is not None and (model, task) in full:
-            costs["full_run"] = full[(model, task)]["macs"]
+                 "superb": cost.superb_task_cost(task, superb[task], settings["superb_data"][task],
+                                                 summary[cost.SUMMARY_MACS_PER_SECOND], int(summary[cost.SUMMARY_DIM]),
+                                                 float(summary[cost.SUMMARY_FRAME_RATE]))}
         resources = {"extract_wall_s": summary[cost.SUMMARY_WALL_TIME], "extract_bytes": summary[cost.SUMMARY_BYTES],
                      "train_wall_s": measured["train_wall_s"], "train_bytes": measured["train_bytes"]}
+        if full is not None and (model, task) in full:
+            costs["full_run"] = full[(model, task)]["macs"]
+            resources |= {"full_run_train_wall_s": full[(model, task)]["train_wall_s"],
+                          "full_run_train_bytes": full[(model, task)]["train_bytes"]}
         rows.append(cost.cost_row(model, task, costs, resources))
     return rows
 

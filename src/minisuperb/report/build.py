@@ -11,14 +11,17 @@ from typing import Mapping
 import pandas as pd
 
 from minisuperb.errors import MinisuperbError
-from minisuperb.report import analysis, cost, figures, scoring
+from minisuperb.report import analysis, correlation, cost, figures, scoring
 from minisuperb.report.analysis import SCORE, run_label
-from minisuperb.report.document import Figure, Section, to_html, to_markdown
+from minisuperb.report.document import (Figure, Section, Table, correlation_text, interval_text, macs_text,
+                                         megabytes_text, p_text, reduction_text, score_text, seconds_text, share_text,
+                                         to_html, to_markdown)
 
 TITLE = "MiniSUPERB report"
 OUTPUTS = ("scores.csv", "correlation.json", "cost.csv", "report.md", "report.html")
 SET_TITLES = {"paper": "SUPERB paper set", "public": "SUPERB public set",
               "hidden-dev": "SUPERB hidden dev", "hidden-test": "SUPERB hidden test"}
+FULL_RUN_TITLE = "full run"
 
 
 def read_training(path: str | Path) -> pd.DataFrame:
@@ -67,43 +70,87 @@ def read_inputs(training: pd.DataFrame, stats_paths: Mapping[str, str],
     return stats, summaries
 
 
+def comparisons(corr: Mapping) -> dict[str, dict]:
+    """Title -> correlation entry of every ranking the mini run is compared with."""
+    titles = {SET_TITLES[name]: entry for name, entry in corr["references"].items()}
+    return titles | ({FULL_RUN_TITLE: corr["full_run"]} if "full_run" in corr else {})
+
+
 def scatter_panels(scores: pd.DataFrame, references: Mapping, corr: Mapping,
                    full_scores: pd.DataFrame | None) -> list[dict]:
+    """One panel per comparison with a correlation (MIN_MODELS models or more)."""
     ours = scores.dropna(subset=["reference"]).set_index("reference")[SCORE].to_dict()
-    panels = []
-    for name, ref in references.items():
-        spearman = corr["references"][name]["spearman"]
-        panels.append({"title": SET_TITLES[name], "xlabel": f"SUPERB score ({name})", "x": ref["score"],
-                       "y": ours, "rho": spearman and spearman["value"]})
-    if full_scores is not None:
-        spearman = corr["full_run"]["spearman"]
-        panels.append({"title": "Full run of this workflow", "xlabel": "MiniSUPERB score of the full run",
+    panels = [{"title": SET_TITLES[name], "xlabel": f"SUPERB score ({name})", "x": ref["score"], "y": ours,
+               "rho": corr["references"][name]["spearman"]["value"]}
+              for name, ref in references.items() if corr["references"][name]["spearman"]]
+    if full_scores is not None and corr["full_run"]["spearman"]:
+        panels.append({"title": FULL_RUN_TITLE, "xlabel": "MiniSUPERB score of the full run",
                        "x": full_scores.set_index("upstream")[SCORE].to_dict(),
-                       "y": scores.set_index("upstream")[SCORE].to_dict(), "rho": spearman and spearman["value"]})
+                       "y": scores.set_index("upstream")[SCORE].to_dict(), "rho": corr["full_run"]["spearman"]["value"]})
     return panels
 
 
-def _interval(entry: Mapping | None) -> str:
-    if not entry or entry["value"] is None:
-        return "n/a"
-    low, high = entry["ci"]
-    ci = "" if low is None else f" [{low:.3f}, {high:.3f}]"
-    return f"{entry['value']:.3f}{ci}"
+def swaps_text(pairs: list, shown: int = 4) -> str:
+    """The models that broke the order: "a/b swap, ..." (first `shown` pairs)."""
+    if not pairs:
+        return "none"
+    text = ", ".join(f"{a}/{b}" for a, b in pairs[:shown])
+    return text + (f" and {len(pairs) - shown} more pairs" if len(pairs) > shown else "") + " swap"
 
 
-def correlation_table(corr: Mapping) -> pd.DataFrame:
-    def row(title: str, scope: str, entry: Mapping) -> dict:
-        return {"compared with": title, "scope": scope, "models": entry["n"],
-                "Spearman [95% CI]": _interval(entry["spearman"]), "Kendall [95% CI]": _interval(entry["kendall"])}
+def spearman_text(entry: Mapping) -> str:
+    """One comparison in a few words: rho, its interval, p, the models and those that broke the order."""
+    rho = entry["spearman"]
+    p = p_text(rho["p_value"])
+    details = [f"p {p if p.startswith('<') else '= ' + p}", f"{entry['n']} models"]
+    if entry["order_broken"]:
+        details.append(swaps_text(entry["order_broken"]))
+    ci = f" {interval_text(rho['ci'])}" if rho["ci"] else ""
+    return f"{correlation_text(rho['value'])}{ci} ({'; '.join(details)})"
 
-    comparisons = {SET_TITLES[n]: e for n, e in corr["references"].items()}
-    if "full_run" in corr:
-        comparisons["full run"] = corr["full_run"]
-    rows = []
-    for title, entry in comparisons.items():
-        rows.append(row(title, "score", entry))
-        rows.extend(row(title, task, sub) for task, sub in entry.get("per_task", {}).items())
-    return pd.DataFrame(rows)
+
+def agreement_table(rows: list[tuple[dict, Mapping]]) -> Table:
+    """Rows of (leading cells, correlation entry) with a correlation; the interval columns only
+    when some row has an interval."""
+    frame = pd.DataFrame([{**lead, "models": entry["n"],
+                           "Spearman": entry["spearman"]["value"], "rho 95% CI": entry["spearman"]["ci"],
+                           "rho p": entry["spearman"]["p_value"],
+                           "Kendall": entry["kendall"]["value"], "tau 95% CI": entry["kendall"]["ci"],
+                           "tau p": entry["kendall"]["p_value"], "order broken": swaps_text(entry["order_broken"])}
+                          for lead, entry in rows])
+    intervals = ["rho 95% CI", "tau 95% CI"]
+    if frame[intervals].isna().all().all():
+        frame = frame.drop(columns=intervals)
+    return Table(frame, {"Spearman": correlation_text, "Kendall": correlation_text, "rho p": p_text, "tau p": p_text,
+                         **dict.fromkeys(intervals, interval_text)})
+
+
+def skipped_text(corr: Mapping) -> str | None:
+    """The comparisons left out of the tables and the figure, grouped by why, in one sentence."""
+    skipped: dict[str, list[str]] = {}
+    for title, entry in comparisons(corr).items():
+        scopes = {"score": entry, **entry.get("per_task", {})}
+        left = {scope: sub["note"] for scope, sub in scopes.items() if sub["spearman"] is None}
+        whole = len(left) == len(scopes) and len(set(left.values())) == 1
+        for scope, note in left.items():
+            skipped.setdefault(note, []).append(title if whole else f"{title} {scope}")
+            if whole:
+                break
+    if not skipped:
+        return None
+    return (f"Not shown, since a rank correlation needs {correlation.MIN_MODELS} models ranked on both sides: "
+            + "; ".join(f"{', '.join(titles)} ({note})" for note, titles in skipped.items()) + ".")
+
+
+def missing_text(missing: list[dict]) -> str:
+    """The models no SUPERB table scores, grouped by why."""
+    if not missing:
+        return "Every model of the run has a row in the SUPERB tables."
+    reasons: dict[str, list[str]] = {}
+    for item in missing:
+        reasons.setdefault(item["why"], []).append(item["model"])
+    return ("Models in no SUPERB table, left out of those comparisons: "
+            + "; ".join(f"{', '.join(models)} ({why})" for why, models in reasons.items()) + ".")
 
 
 def points_text(points: scoring.Points, settings: Mapping) -> str:
@@ -119,70 +166,152 @@ def points_text(points: scoring.Points, settings: Mapping) -> str:
     return text
 
 
-COST_METHOD = (
-    "How MACs are counted. MiniSUPERB upstream: the frozen upstream runs once per utterance of the "
-    "subset lists (train, dev, test) at extraction, macs_per_second of the extraction summary x the "
-    "audio seconds of the lists. MiniSUPERB downstream: macs.train and macs.eval of metrics.json, as "
-    "the trainer counted them (head forward MACs per frame with thop, LSTM included, plus the featurizer; x 3 "
-    "per training frame for forward + backward; every dev evaluation and the test), mean over seeds. SUPERB: the same upstream "
-    "on the full datasets with SUPERB's protocol (report.superb_protocol): the upstream runs on every "
-    "training example of every step (steps x batch x mean training-utterance seconds) and on every "
-    "evaluation pass over dev and test; the SUPERB head's forward MACs per frame are counted "
-    "analytically from its layers (linear: in x out; BLSTM: 2 x 4 x hidden x (in + hidden)), x 3 for "
-    "a training example (forward + backward) and x 1 for evaluation; biases, element-wise "
-    "operations, STFTs and utterance-level classifiers are left out. Reduction = 1 - MiniSUPERB / SUPERB."
+FBANK_CONVENTION = (
+    "The 0 point is SUPERB's FBANK as its tables report it: a single layer, so no layer-norm and no "
+    "weighted sum in the featurizer, and on SID fbank without CMVN (s3prl's fbank_no_cmvn, the "
+    "leaderboard's FBANK SID row). A baseline model extracted otherwise is not that 0 point."
+)
+RUN_POINTS_WARNING = (
+    "These scores use the run's own scale (report.points: run): a model added later that beats the "
+    "best on some metric moves that metric's SOTA point, which rescales every score and can reorder "
+    "models already scored. Fixed points (report.points: config) do not move."
+)
+METHOD_TEXT = (
+    "Spearman's rho and Kendall's tau-b (scipy) over the models both rankings score; per-task rows "
+    "compare task points. p: two-sided, of no association, from the exact null distribution up to "
+    f"{correlation.INTERVAL_MODELS} models (every ordering of the models, or Kendall's own exact "
+    f"distribution when nothing ties), else {correlation.PERMUTATIONS:,} random orderings; even "
+    "perfect agreement gives p = 0.33 with 3 models and 0.083 with 4. 95% intervals: BCa bootstrap "
+    f"over the models, given from {correlation.INTERVAL_MODELS} models on: below that an interval "
+    "means little, and when the rankings agree every resample agrees, so a percentile interval "
+    "would shrink to a point."
 )
 
 
-COST_SUMMARY = ("model", "mini_total_macs", "superb_total_macs", "reduction_percent", "full_run_total_macs",
-                "full_run_reduction_percent", "extract_wall_s", "train_wall_s", "extract_bytes", "train_bytes")
+def cost_summary(overall: pd.Series) -> str:
+    text = "Cost"
+    if "full_run_total_macs" in overall:
+        text += (f": the mini run used {share_text(100 - overall['full_run_reduction_percent'])}% of the full run's "
+                 f"MACs ({macs_text(overall['mini_total_macs'])} against {macs_text(overall['full_run_total_macs'])}, "
+                 f"measured) and {share_text(100 * overall['train_wall_s'] / overall['full_run_train_wall_s'])}% of its "
+                 f"training wall time ({seconds_text(overall['train_wall_s'])} s against "
+                 f"{seconds_text(overall['full_run_train_wall_s'])} s; the extraction, shared by both runs, took "
+                 f"{seconds_text(overall['extract_wall_s'])} s). Against")
+    else:
+        text += f": {macs_text(overall['mini_total_macs'])} MACs; against"
+    return (text + f" the full SUPERB protocol on the full datasets (counted): "
+            f"{reduction_text(overall['reduction_percent'])}% fewer MACs "
+            f"({reduction_text(overall['reduction_upstream_once_percent'])}% with SUPERB's upstream counted once per "
+            "utterance, the accounting behind the paper's 97%).")
 
 
-def reduction_text(overall: pd.Series) -> str:
-    # Four significant digits: on the demo corpus the reduction is 99.99...%, which .2f rounds to 100.
-    text = (f"Overall reduction of MACs against the full SUPERB protocol on the full datasets: "
-            f"{overall['reduction_percent']:.4g}% (the MiniSUPERB paper reports 97%).")
-    if "full_run_reduction_percent" in overall:
-        text += (f" Against this workflow's full run (all data, its protocol), measured: "
-                 f"{overall['full_run_reduction_percent']:.2f}%.")
-    return text
+def summary(scores: pd.DataFrame, run: Mapping, seeds: str, corr: Mapping, overall: pd.Series,
+            settings: Mapping) -> list[str]:
+    """The report's first lines: what the run found."""
+    ranked = scores.dropna(subset=[SCORE])
+    ranking = ", ".join(f"{rank}. {model} {score_text(score)}"
+                        for rank, model, score in zip(ranked["rank"], ranked["upstream"], ranked[SCORE]))
+    bullets = [f"Ranking of run {run_label(run)} ({seeds}): {ranking}."]
+    shown = {title: entry for title, entry in comparisons(corr).items() if entry["spearman"]}
+    if "full_run" in corr:
+        entry = corr["full_run"]
+        bullets.append(f"Mini against full run ({run_label(corr['runs']['full'])}), Spearman: "
+                       + (spearman_text(entry) if entry["spearman"] else entry["note"]) + ".")
+    superb = {title: entry for title, entry in shown.items() if title != FULL_RUN_TITLE}
+    if superb:
+        bullets.append("Against SUPERB, Spearman: "
+                       + "; ".join(f"{title} {spearman_text(entry)}" for title, entry in superb.items()) + ".")
+    else:
+        bullets.append(f"Against SUPERB: no comparison, since fewer than {correlation.MIN_MODELS} of the run's models "
+                       "have a score in the SUPERB tables.")
+    if any(entry["n"] < correlation.INTERVAL_MODELS for entry in shown.values()):
+        bullets.append(f"No 95% interval where fewer than {correlation.INTERVAL_MODELS} models are compared: "
+                       "there the p-value says how often chance alone orders them as well.")
+    bullets.append(cost_summary(overall))
+    if settings["points"] == "run":
+        bullets.append("Scored on the run's own scale (report.points: run): a model added later can rescale "
+                       "these scores and reorder them (see Ranking).")
+    return bullets
 
 
-def sections(scores: pd.DataFrame, points: scoring.Points, settings: Mapping, run: Mapping, seeds: list,
+def ranking_table(scores: pd.DataFrame) -> Table:
+    tasks = [c for c in scores.columns if c.endswith("_points")]
+    # A SUPERB column only where it ranks enough models to compare with.
+    superb = [f"superb_{n}" for n in SET_TITLES if scores[f"superb_{n}"].notna().sum() >= correlation.MIN_MODELS]
+    columns = {"rank": "rank", "upstream": "model", "reference": "SUPERB row", SCORE: "score",
+               f"{SCORE}_std": "± sd", **{c: c.replace("_points", " points") for c in tasks},
+               **{c: SET_TITLES[c[len("superb_"):]] for c in superb}}
+    frame = scores[list(columns)].rename(columns=columns)
+    numbers = ["score", "± sd", *[columns[c] for c in (*tasks, *superb)]]
+    return Table(frame, dict.fromkeys(numbers, score_text))
+
+
+def cost_tables(per_model: pd.DataFrame) -> list[Table]:
+    """MACs per model, then the measured resources per model."""
+    macs = {"model": "model", "mini_total_macs": "MiniSUPERB MACs", "full_run_total_macs": "full run MACs",
+            "full_run_reduction_percent": "saved vs full run (%)", "superb_total_macs": "SUPERB MACs (counted)",
+            "reduction_percent": "saved vs SUPERB (%)",
+            "reduction_upstream_once_percent": "saved, SUPERB upstream once (%)"}
+    resources = {"model": "model", "extract_wall_s": "extraction (s)", "train_wall_s": "training, mini (s)",
+                 "full_run_train_wall_s": "training, full run (s)", "extract_bytes": "features (MB)",
+                 "train_bytes": "heads, mini (MB)"}
+    formats = {**dict.fromkeys(["MiniSUPERB MACs", "full run MACs", "SUPERB MACs (counted)"], macs_text),
+               **dict.fromkeys(["saved vs full run (%)", "saved vs SUPERB (%)", "saved, SUPERB upstream once (%)"],
+                               reduction_text),
+               **dict.fromkeys(["extraction (s)", "training, mini (s)", "training, full run (s)"], seconds_text),
+               **dict.fromkeys(["features (MB)", "heads, mini (MB)"], megabytes_text)}
+    return [Table(per_model[[c for c in columns if c in per_model]].rename(columns=columns), formats)
+            for columns in (macs, resources)]
+
+
+def sections(scores: pd.DataFrame, points: scoring.Points, settings: Mapping, run: Mapping, seeds: str,
              corr: Mapping, cost_frame: pd.DataFrame, figure_paths: Mapping[str, Path]) -> list[Section]:
-    task_points = [c for c in scores.columns if c.endswith("_points")]
     metrics = analysis.metric_columns(scores)
-    missing = corr["missing_from_references"]
     per_model = cost_frame[cost_frame["task"] == cost.ALL]
+    overall = per_model[per_model["model"] == cost.ALL].iloc[0]
+    superb_rows = [({"compared with": title, "scope": scope}, sub)
+                   for title, entry in comparisons(corr).items() if title != FULL_RUN_TITLE
+                   for scope, sub in {"score": entry, **entry["per_task"]}.items() if sub["spearman"]]
+    # Mini against full run, per task: how far the mini protocol moves each task's ranking.
+    full_rows = ([({"compared with": f"full run ({run_label(corr['runs']['full'])})", "scope": scope}, sub)
+                  for scope, sub in {"score": corr["full_run"], **corr["full_run"]["per_task"]}.items()
+                  if sub["spearman"]] if "full_run" in corr else [])
+    ranking_notes = [
+        f"MiniSUPERB run {run_label(run)}, {seeds}; metrics averaged over the seeds before scoring; ± sd "
+        "is the standard deviation of the scores of the single runs.",
+        points_text(points, settings), FBANK_CONVENTION,
+    ] + ([RUN_POINTS_WARNING] if settings["points"] == "run" else [])
+    agreement_notes = [
+        METHOD_TEXT,
+        *filter(None, [skipped_text(corr)]),
+        missing_text(corr["missing_from_references"]),
+        *(["The SE and SS reference values predate the *_stft2 recipes MiniSUPERB uses."] if superb_rows else []),
+        "The paper's own 0.954 and 0.982 are its 11 published scores in its figure's order against the "
+        "SUPERB paper and public sets (`minisuperb paper-correlation`).",
+    ]
+    agreement_tables = ([agreement_table(superb_rows)] if superb_rows else []) + (
+        [agreement_table(full_rows)] if full_rows else [])
     return [
-        Section("Ranking", [
-            f"MiniSUPERB run {run_label(run)}, seeds {', '.join(map(str, seeds))}; metrics averaged over "
-            "seeds before scoring; ± is the standard deviation of the per-seed scores.",
-            points_text(points, settings),
-        ], [scores[["rank", "upstream", "reference", SCORE, f"{SCORE}_std", *task_points,
-                    *[f"superb_{n}" for n in SET_TITLES]]]],
-            Figure(figure_paths["ranking"], "MiniSUPERB score per model")),
+        Section("Summary", bullets=summary(scores, run, seeds, corr, overall, settings)),
+        Section("Ranking", ranking_notes, [ranking_table(scores)],
+                Figure(figure_paths["ranking"], "MiniSUPERB score per model")),
         Section("Per-task metrics", [
             "Test-set metrics in the units of the SUPERB tables (WER/CER/accuracy/STOI in percent, PESQ "
-            "raw, SI-SDRi in dB). SID features are the per-layer time-average of each utterance, "
-            "stored once (as the MiniSUPERB reference code does), which cuts SID storage by about two "
-            "orders of magnitude.",
-        ], [scores[["upstream", *metrics]]], Figure(figure_paths["per_task"], "Per-task test metrics")),
-        Section("Correlation with SUPERB", [
-            f"Spearman and Kendall (tau-b) rank correlation over the models both rankings contain; 95% "
-            f"intervals from {settings['bootstrap']} bootstrap resamples of the models (seed {settings['seed']}). "
-            "Per-task rows compare task points. The SE and SS reference values predate the *_stft2 "
-            "recipes MiniSUPERB uses.",
-            ("Models missing from every SUPERB table (left out of the correlations): "
-             + "; ".join(f"{m['model']} ({m['why']})" for m in missing) + ".") if missing
-            else "Every model of the run has a row in the SUPERB tables.",
-        ], [correlation_table(corr)], Figure(figure_paths["scatter"], "MiniSUPERB vs SUPERB scores")),
+            "raw, SI-SDRi in dB), mean over seeds. SID features are the per-layer time-average of each "
+            "utterance, stored once (as the MiniSUPERB reference code does), which cuts SID storage by "
+            "about two orders of magnitude.",
+        ], [Table(scores[["upstream", *metrics]].rename(columns={"upstream": "model"}),
+                  dict.fromkeys(metrics, lambda v: f"{v:.2f}"))],
+            Figure(figure_paths["per_task"], "Per-task test metrics")),
+        Section("Rank agreement", agreement_notes, agreement_tables,
+                Figure(figure_paths["scatter"], "MiniSUPERB against SUPERB and full-run scores")
+                if "scatter" in figure_paths else None),
         Section("Cost", [
-            COST_METHOD,
-            reduction_text(per_model[per_model["model"] == cost.ALL].iloc[0]),
-            "Wall time and bytes on disk per stage: extraction (features stage, the whole store of the "
-            "model and task) and training (mean over seeds; its output folder).",
-        ], [per_model[[c for c in COST_SUMMARY if c in per_model.columns]]],
+            cost.METHOD, cost.PAPER_ACCOUNTING,
+            "Wall time and bytes on disk: extraction (the features stage, one store per model and task, "
+            "shared by the runs) and training (sum over tasks of the mean over seeds; heads = the "
+            "training output folders).",
+        ], cost_tables(per_model[per_model["model"] != cost.ALL]),
             Figure(figure_paths["cost"], "Cost: MACs per model and by stage")),
     ]
 
@@ -209,17 +338,20 @@ def build_report(results_csv: str | Path, training_csv: str | Path, stats_paths:
         full_scores = scored[(full_run["protocol"], full_run["sampling"])][0]
 
     corr = analysis.correlations(scores, references, settings, full_scores)
-    seeds = sorted(int(s) for s in mini_rows["seed"].unique())
+    seeds = {key: sorted(int(s) for s in mini_rows[column].unique())
+             for key, column in (("seeds", "seed"), ("train_seeds", "train_seed"))}
+    seeds_text = " x ".join(f"{what} seeds {', '.join(map(str, seeds[key]))}"
+                            for what, key in (("sampling", "seeds"), ("training", "train_seeds")))
     # "full_run" is left to the full-run correlation entry (present only when a full run is set).
-    corr = {"runs": {"mini": run, "full": full_run}, "seeds": seeds, "points": settings["points"],
+    corr = {"runs": {"mini": run, "full": full_run}, **seeds, "points": settings["points"],
             "score_points": {m: {"fbank": b, "sota": t} for m, (b, t) in points.items()},
             "bootstrap": settings["bootstrap"], "confidence": settings["confidence"],
-            "bootstrap_seed": settings["seed"], **corr}
+            "bootstrap_seed": settings["seed"], "interval_models": correlation.INTERVAL_MODELS,
+            "permutations": correlation.PERMUTATIONS, **corr}
 
     measured = {label: analysis.run_costs(training, r, summaries, extracted_seconds(training, r, stats))
                 for label, r in (("mini", run), ("full_run", full_run)) if r}
-    cost_frame = cost.cost_table(analysis.cost_rows(measured["mini"], summaries, settings["superb_protocol"],
-                                                    measured.get("full_run")))
+    cost_frame = cost.cost_table(analysis.cost_rows(measured["mini"], summaries, settings, measured.get("full_run")))
 
     output_dir.mkdir(parents=True, exist_ok=True)
     all_scores = pd.concat([table for table, _ in scored.values()], ignore_index=True)
@@ -227,10 +359,12 @@ def build_report(results_csv: str | Path, training_csv: str | Path, stats_paths:
     (output_dir / "correlation.json").write_text(json.dumps(_json_safe(corr), indent=2, sort_keys=True) + "\n")
     cost_frame.to_csv(output_dir / "cost.csv", index=False)
 
-    figure_paths = figures.write_all(output_dir, scores, analysis.metric_columns(scores),
-                                     scatter_panels(scores, references, corr, full_scores), cost_frame,
+    panels = scatter_panels(scores, references, corr, full_scores)
+    figure_paths = figures.write_all(output_dir, scores, analysis.metric_columns(scores), panels, cost_frame,
                                      f"MiniSUPERB ranking ({run_label(run)})")
-    report_sections = sections(scores, points, settings, run, seeds, corr, cost_frame, figure_paths)
+    # Without a comparison the scatter file (a Snakemake output) holds only a note; the report skips it.
+    shown = {k: v for k, v in figure_paths.items() if panels or k != "scatter"}
+    report_sections = sections(scores, points, settings, run, seeds_text, corr, cost_frame, shown)
     (output_dir / "report.md").write_text(to_markdown(TITLE, report_sections, output_dir))
     (output_dir / "report.html").write_text(to_html(TITLE, report_sections))
     return {name: output_dir / name for name in OUTPUTS} | {f"figures/{k}": v for k, v in figure_paths.items()}

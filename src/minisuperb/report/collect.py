@@ -16,7 +16,8 @@ from minisuperb.report.scoring import METRIC_COLUMNS
 from minisuperb.store.layout import bytes_on_disk
 
 METRICS_FILE = "metrics.json"
-RUN_KEYS = ("protocol", "sampling", "seed")
+# `seed` drew the subset lists, `train_seed` initialised the head: a run has one row per pair.
+RUN_KEYS = ("protocol", "sampling", "seed", "train_seed")
 REQUIRED_KEYS = ("model", "task", *RUN_KEYS, "metrics", "macs", "wall_time_s", "steps")
 
 
@@ -76,7 +77,7 @@ def results_table(records: Iterable[tuple[Path, dict]], references: Mapping[str,
         if job in seen:
             raise MinisuperbError(f"{path} and {seen[job]} are results of the same job {job}; remove one.")
         seen[job] = path
-        row = rows.setdefault(key, {**dict(zip(RUN_KEYS, key[:3])), "upstream": record["model"],
+        row = rows.setdefault(key, {**dict(zip(RUN_KEYS, key)), "upstream": record["model"],
                                     "reference": references.get(record["model"])})
         for metric, value in record["metrics"]["test"].items():
             row[metric_column(record["task"], metric, str(path))] = float(value)

@@ -1,4 +1,4 @@
-"""Sub-commands of the report stage: `collect`, `superb-score` and `report`."""
+"""Sub-commands of the report stage: `collect`, `superb-score`, `report` and `paper-correlation`."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from minisuperb.report.collect import collect
 from minisuperb.runtime import set_threads
 
 log = logging.getLogger(__name__)
-RUN_GROUP = ("protocol", "sampling", "seed")  # rows of one run and seed share run points
+RUN_GROUP = ("protocol", "sampling", "seed", "train_seed")  # rows of one run and seeds share run points
 
 
 def report_settings(text: str) -> dict:
@@ -57,6 +57,18 @@ def run_report(args: argparse.Namespace) -> None:
     log.info("wrote %s", ", ".join(str(p) for p in outputs.values()))
 
 
+def run_paper_correlation(args: argparse.Namespace) -> None:
+    from minisuperb.report import paper  # scipy: only this command and `report` need it
+
+    table = paper.reproduce(args.reference_dir)
+    with pd.option_context("display.width", 200, "display.precision", 4):
+        print(table.to_string(index=False))
+    print(f"\n{paper.FINDING}")
+    if args.output:
+        Path(args.output).parent.mkdir(parents=True, exist_ok=True)
+        table.to_csv(args.output, index=False)
+
+
 def register(subparsers) -> None:
     parser = subparsers.add_parser("collect", help="metrics.json files -> results table (+ training table)")
     parser.add_argument("metrics", nargs="*", help="metrics.json files, or folders to search for them")
@@ -91,3 +103,9 @@ def register(subparsers) -> None:
     parser.add_argument("--output-dir", required=True, help="results/report")
     parser.add_argument("--threads", type=int, default=1)
     parser.set_defaults(func=run_report)
+
+    parser = subparsers.add_parser(
+        "paper-correlation", help="which SUPERB ranking gives the MiniSUPERB paper's Spearman 0.954 / 0.982")
+    parser.add_argument("--reference-dir", default=str(scoring.REFERENCE_DIR), help="SUPERB reference tables")
+    parser.add_argument("--output", help="also write the table as CSV")
+    parser.set_defaults(func=run_paper_correlation)

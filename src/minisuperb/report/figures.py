@@ -14,6 +14,7 @@ import pandas as pd  # noqa: E402
 
 from minisuperb.report.analysis import SCORE  # noqa: E402
 from minisuperb.report.cost import ALL, STAGES  # noqa: E402
+from minisuperb.report.document import reduction_text  # noqa: E402
 from minisuperb.report.scoring import higher_is_better  # noqa: E402
 
 DPI = 110
@@ -45,7 +46,7 @@ def ranking(scores: pd.DataFrame, title: str) -> plt.Figure:
     spread = ordered[f"{SCORE}_std"].fillna(0.0).to_numpy()
     axis.barh(ordered["upstream"], ordered[SCORE].fillna(0.0), xerr=spread, color="#4c72b0", capsize=3)
     for y, (value, whisker) in enumerate(zip(ordered[SCORE], spread)):
-        label, end = ("n/a", 0.0) if pd.isna(value) else (f"{value:.0f}", max(value, 0.0) + whisker)
+        label, end = ("n/a", 0.0) if pd.isna(value) else (f"{value:.1f}", max(value, 0.0) + whisker)
         axis.annotate(label, (end, y), xytext=(6, 0), textcoords="offset points", va="center", fontsize=8)
     axis.axvline(0, color="black", linewidth=0.8)
     axis.set_xlabel("MiniSUPERB score (FBANK = 0, SOTA = 1000)")
@@ -66,21 +67,23 @@ def per_task(scores: pd.DataFrame, metrics: list[str]) -> plt.Figure:
 
 
 def scatter(panels: list[dict]) -> plt.Figure:
-    """MiniSUPERB score against each reference score, one panel per comparison. A panel:
-    {"title", "xlabel", "x": {model: score}, "y": {model: score}, "rho": float | None, "n": int}."""
+    """MiniSUPERB score against each reference score, one panel per comparison that has a
+    correlation. A panel: {"title", "xlabel", "x": {model: score}, "y": {model: score}, "rho"}.
+    With no panel, a figure that says so (the file is a workflow output all the same)."""
+    if not panels:
+        figure, axis = plt.subplots(figsize=(6, 1.2))
+        axis.axis("off")
+        axis.text(0.5, 0.5, "No comparison with 3 or more models in common", ha="center", va="center")
+        return figure
     figure, axes = grid(len(panels), 4.0)
     for axis, panel in zip(axes.flat, panels):
         common = sorted(m for m in panel["y"] if m in panel["x"] and pd.notna(panel["x"][m]) and pd.notna(panel["y"][m]))
-        if common:
-            xs = [panel["x"][m] for m in common]
-            ys = [panel["y"][m] for m in common]
-            axis.scatter(xs, ys, color="#c44e52")
-            for model, x, y in zip(common, xs, ys):
-                axis.annotate(model, (x, y), xytext=(3, 3), textcoords="offset points", fontsize=7)
-        else:
-            axis.text(0.5, 0.5, "no model in common", ha="center", va="center", transform=axis.transAxes)
-        rho = "n/a" if panel["rho"] is None else f"{panel['rho']:.3f}"
-        axis.set_title(f"{panel['title']}\nSpearman rho = {rho} (n = {len(common)})", fontsize=10)
+        xs = [panel["x"][m] for m in common]
+        ys = [panel["y"][m] for m in common]
+        axis.scatter(xs, ys, color="#c44e52")
+        for model, x, y in zip(common, xs, ys):
+            axis.annotate(model, (x, y), xytext=(3, 3), textcoords="offset points", fontsize=7)
+        axis.set_title(f"{panel['title']}\nSpearman rho = {panel['rho']:.3f} (n = {len(common)})", fontsize=10)
         axis.set_xlabel(panel["xlabel"])
         axis.set_ylabel("MiniSUPERB score")
     figure.tight_layout()
@@ -102,12 +105,12 @@ def cost_breakdown(cost_table: pd.DataFrame) -> plt.Figure:
         offset = (index - (len(bars) - 1) / 2) * width
         left.bar(positions + offset, per_model[column], width, label=label, color=color)
     for x, (top, reduction) in enumerate(zip(per_model["superb_total_macs"], per_model["reduction_percent"])):
-        left.annotate(f"-{reduction:.4g}%", (x + 0.4 - width / 2, top), xytext=(0, 3), textcoords="offset points",
+        left.annotate(f"-{reduction_text(reduction)}%", (x + 0.4 - width / 2, top), xytext=(0, 3), textcoords="offset points",
                       ha="center", fontsize=8)
     left.set_yscale("log")
     left.set_xticks(positions, per_model["model"], rotation=45, ha="right", fontsize=8)
     left.set_ylabel("MACs (all tasks)")
-    left.set_title(f"Total MACs per model (overall reduction {overall['reduction_percent']:.4g}%)", fontsize=10)
+    left.set_title(f"Total MACs per model (overall reduction {reduction_text(overall['reduction_percent'])}%)", fontsize=10)
     left.legend(fontsize=8)
     bottom = np.zeros(2)
     for stage in STAGES:

@@ -37,7 +37,7 @@ METRIC_COLUMNS = (
     "SF_f1", "SF_cer", "SV_eer", "SD_der", "ST_bleu",
 )
 # Columns that identify a row rather than measure it.
-ID_COLUMNS = ("upstream", "reference", "protocol", "sampling", "seed", "params", "params_M")
+ID_COLUMNS = ("upstream", "reference", "protocol", "sampling", "seed", "train_seed", "params", "params_M")
 LOWER_IS_BETTER = frozenset({"per", "wer", "cer", "eer", "der"})
 
 # name -> (metric columns, suffix of their rows in superb_reference_points.csv); see

@@ -8,20 +8,13 @@ with StoreWriter(path, model, model_hash, num_layers, dim, frame_rate, pooled=Fa
 store = FeatureStore.open(path, model_hash)     # refuses missing, unfinished, other-model stores
 store.get("train", utt_id, layers=None)         # float32 [frames, layers, dim]
 ```
-The on-disk layout is described in `minisuperb.store.layout`.
+The on-disk layout is described in `minisuperb.store.layout`. A FeatureStore pickles to its path
+and index, so DataLoader workers (spawned: zarr's event loop does not survive a fork) reopen it;
+training's one loader is `minisuperb.downstream.data.make_loader`.
 """
 
 from minisuperb.store.errors import StoreError
 from minisuperb.store.reader import FeatureStore
 from minisuperb.store.writer import StoreWriter
 
-__all__ = ["FeatureStore", "StoreDataset", "StoreError", "StoreWriter"]
-
-
-def __getattr__(name: str):
-    # The torch Dataset view is imported on first use: writing and checking stores needs no torch.
-    if name == "StoreDataset":
-        from minisuperb.store.dataset import StoreDataset
-
-        return StoreDataset
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__all__ = ["FeatureStore", "StoreError", "StoreWriter"]

@@ -18,7 +18,17 @@ import numpy as np
 import zarr
 
 from minisuperb.store.errors import StoreError
-from minisuperb.store.layout import FORMAT_VERSION, MARKER, leftover_paths
+from minisuperb.store.layout import (
+    FORMAT_VERSION,
+    MARKER,
+    METADATA_FILE,
+    READABLE_FORMATS,
+    SCALES,
+    STORAGES,
+    dequantise,
+    leftover_paths,
+    sha256,
+)
 
 
 @contextlib.contextmanager
@@ -38,7 +48,8 @@ class FeatureStore:
         self._index = index
         self._positions = {split: {utt: i for i, utt in enumerate(ids)}
                            for split, (ids, _) in index.items()}
-        self._arrays: dict[str, zarr.Array] = {}
+        self._quantised = attrs["dtype"] == "uint8"
+        self._arrays: dict[str, dict[str, zarr.Array]] = {}
         self._arrays_pid = os.getpid()
 
     @classmethod
@@ -47,11 +58,10 @@ class FeatureStore:
         `model_hash` is given) written for another model configuration."""
         path = Path(path)
         attrs = _checked_attrs(path, model_hash)
-        with _quiet_zarr():
-            root = zarr.open_group(path, mode="r")
-            index = {}
-            for split in attrs["splits"]:
-                group = root[split]
+        index = {}
+        for split in attrs["splits"]:
+            with _damage_reported(path, f"the index of split {split!r}"), _quiet_zarr():
+                group = zarr.open_group(path / split, mode="r")
                 index[split] = (list(group.attrs["ids"]), np.asarray(group["offsets"][:]))
         return cls(path, attrs, index)
 
@@ -68,12 +78,17 @@ class FeatureStore:
 
     def get(self, split: str, utt_id: str, layers: Sequence[int] | None = None) -> np.ndarray:
         """The features of one utterance as float32 `[frames, layers, dim]` (all layers, or
-        the given layer indices in the given order)."""
+        the given layer indices in the given order). A uint8 store's codes are dequantised."""
         start, stop = self._bounds(split, utt_id)
-        rows = self._array(split)[start:stop]
-        if layers is not None:
-            rows = rows[:, self._checked_layers(layers)]
-        return rows.astype(np.float32)
+        columns = slice(None) if layers is None else self._checked_layers(layers)
+        arrays = self._split_arrays(split)
+        with _damage_reported(self.path, f"utterance {utt_id!r} of split {split!r}"):
+            rows = arrays["features"][start:stop]
+            if self._quantised:
+                scales = arrays[SCALES][start:stop]
+        if self._quantised:
+            return dequantise(rows[:, columns], scales[:, columns])
+        return rows[:, columns].astype(np.float32)
 
     # --- internals ----------------------------------------------------------------------------
 
@@ -102,12 +117,14 @@ class FeatureStore:
                              f"{count} layers (0..{count - 1}) in the feature store {self.path}.")
         return layers
 
-    def _array(self, split: str) -> zarr.Array:
+    def _split_arrays(self, split: str) -> dict[str, zarr.Array]:
         if self._arrays_pid != os.getpid():  # a forked child: never reuse the parent's handles
             self._arrays, self._arrays_pid = {}, os.getpid()
         if split not in self._arrays:
-            with _quiet_zarr():
-                self._arrays[split] = zarr.open_array(self.path / split / "features", mode="r")
+            names = ["features", SCALES] if self._quantised else ["features"]
+            with _damage_reported(self.path, f"the arrays of split {split!r}"), _quiet_zarr():
+                self._arrays[split] = {name: zarr.open_array(self.path / split / name, mode="r")
+                                       for name in names}
         return self._arrays[split]
 
     def __getstate__(self) -> dict:
@@ -120,36 +137,84 @@ class FeatureStore:
         self._arrays_pid = os.getpid()
 
 
+def _rebuild_hint(path: Path) -> str:
+    # The summary JSON is Snakemake's output: while it exists, Snakemake does not rerun the job.
+    return (f"To rebuild it, delete the folder {path} and its summary {path.with_suffix('.json')} "
+            f"(if they exist), then rerun snakemake, which re-extracts it.")
+
+
+@contextlib.contextmanager
+def _damage_reported(path: Path, what: str):
+    """Any failure to read stored bytes (a checksum mismatch, a decompression error) means the
+    store is damaged: say which store and what was being read."""
+    try:
+        yield
+    except MemoryError:
+        raise
+    except Exception as error:  # zarr and its codecs raise many types for damaged bytes
+        raise StoreError(f"cannot read {what} from the feature store {path}: the store is "
+                         f"damaged ({type(error).__name__}: {error}). "
+                         f"{_rebuild_hint(path)}") from error
+
+
 def _checked_attrs(path: Path, model_hash: str | None) -> dict:
-    """The store's attributes, after checking it is published, complete and the wanted one."""
-    rerun = (f"rerun the extraction that writes it (Snakemake target "
-             f"{path.with_suffix('.json')})")
+    """The store's attributes, after checking it is published, complete, of this format, the
+    wanted one, and that every file written is there with its size (and metadata unchanged)."""
     if not path.is_dir():
         leftovers = leftover_paths(path)
         if leftovers:
             raise StoreError(f"no complete feature store at {path}: only the partial store "
-                             f"{leftovers[0]} of an interrupted extraction exists; {rerun}.")
-        raise StoreError(f"no feature store at {path}; {rerun}.")
-    attrs = _root_attrs(path)
+                             f"{leftovers[0]} of an interrupted extraction exists. "
+                             f"{_rebuild_hint(path)}")
+        raise StoreError(f"no feature store at {path}. {_rebuild_hint(path)}")
+    attrs = _read_json(path, METADATA_FILE).get("attributes", {})
     if not (path / MARKER).is_file() or attrs.get("complete") is not True:
         raise StoreError(f"the feature store {path} is incomplete (no completion marker): it was "
-                         f"not written by a finished extraction. Delete it and {rerun}.")
-    if attrs.get("format_version") != FORMAT_VERSION:
-        raise StoreError(f"the feature store {path} has format version "
-                         f"{attrs.get('format_version')}, this code reads {FORMAT_VERSION}. "
-                         f"Delete it and {rerun}.")
+                         f"not written by a finished extraction. {_rebuild_hint(path)}")
+    version = attrs.get("format_version")
+    if version not in READABLE_FORMATS:
+        era = "a newer" if isinstance(version, int) and version > FORMAT_VERSION else "an older"
+        raise StoreError(f"the feature store {path} was written by {era} minisuperb (store format "
+                         f"{version}; this version reads formats {READABLE_FORMATS[0]} to "
+                         f"{READABLE_FORMATS[-1]}, whose chunks carry checksums). "
+                         f"{_rebuild_hint(path)}")
+    # Format 2 knew float16 only; a store's dtype says how to read its values.
+    if attrs.get("dtype") not in (STORAGES if version >= 3 else ("float16",)):
+        raise StoreError(f"the feature store {path} holds values of type {attrs.get('dtype')!r}, "
+                         f"which this version of minisuperb cannot read (it reads "
+                         f"{', '.join(STORAGES)}). {_rebuild_hint(path)}")
     if model_hash is not None and attrs.get("model_hash") != model_hash:
         raise StoreError(
             f"the feature store {path} holds features of model {attrs.get('model')!r} with "
             f"config hash {attrs.get('model_hash')}, but hash {model_hash} was wanted: the "
-            f"model's configuration changed since extraction. Delete the store and {rerun}.")
+            f"model's configuration changed since extraction. {_rebuild_hint(path)}")
+    _check_files(path, _read_json(path, MARKER).get("files", {}))
     return attrs
 
 
-def _root_attrs(path: Path) -> dict:
+def _check_files(path: Path, listed: dict[str, dict]) -> None:
+    """zarr reads a missing chunk file as zeros, and metadata has no checksum: compare both
+    with what the writer recorded. One `stat` per file (a shard holds 1024 frames)."""
+    damaged = [] if listed else [f"its completion marker {MARKER} lists no files"]
+    for name, recorded in listed.items():
+        try:
+            size = (path / name).stat().st_size
+        except FileNotFoundError:
+            damaged.append(f"{name} is missing")
+            continue
+        if size != recorded["bytes"]:
+            damaged.append(f"{name} has {size} bytes, not {recorded['bytes']}")
+        elif "sha256" in recorded and sha256(path / name) != recorded["sha256"]:
+            damaged.append(f"{name} was modified")
+    if damaged:
+        more = f" and {len(damaged) - 5} more" if len(damaged) > 5 else ""
+        raise StoreError(f"the feature store {path} is damaged: {'; '.join(damaged[:5])}{more}. "
+                         f"{_rebuild_hint(path)}")
+
+
+def _read_json(path: Path, name: str) -> dict:
     try:
-        metadata = json.loads((path / "zarr.json").read_text())
+        return json.loads((path / name).read_text())
     except (OSError, ValueError) as error:
-        raise StoreError(f"{path} is not a readable feature store ({error}); delete it and "
-                         f"rerun the extraction.") from error
-    return metadata.get("attributes", {})
+        raise StoreError(f"{path} is not a readable feature store ({name}: {error}). "
+                         f"{_rebuild_hint(path)}") from error

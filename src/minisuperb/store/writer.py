@@ -13,6 +13,7 @@ import logging
 import os
 import re
 import shutil
+import uuid
 from pathlib import Path
 
 import numpy as np
@@ -22,79 +23,99 @@ from minisuperb.store.errors import StoreError
 from minisuperb.store.layout import (
     CODECS,
     DEFAULT_CODEC,
-    DISK_DTYPE,
+    DEFAULT_STORAGE,
     FORMAT_VERSION,
     MARKER,
+    SCALES,
     SHARD_FRAMES,
+    STORAGES,
     bytes_on_disk,
     chunk_frames,
+    compressors,
+    file_list,
     leftover_paths,
+    quantise,
     temporary_path,
 )
 
 log = logging.getLogger(__name__)
 
 SPLIT_NAME = re.compile(r"[a-z0-9][a-z0-9_-]*")  # a folder name that cannot clash with the marker
-FLOAT16_MAX = float(np.finfo(np.float16).max)
 RESERVED_ATTRS = frozenset(
     {"model", "model_hash", "num_layers", "dim", "frame_rate", "pooled", "dtype", "codec",
-     "chunk_frames", "shard_frames", "format_version", "splits", "bytes_on_disk", "complete"}
+     "chunk_frames", "shard_frames", "format_version", "splits", "bytes_on_disk", "complete",
+     "store_id"}
 )
 
 
 class _SplitWriter:
-    """One split: rows fill a shard-sized buffer, which goes to disk in one write when full."""
+    """One split: rows fill shard-sized buffers, which go to disk in one write when full: the
+    features, and for the uint8 storage their scales, frame-aligned with them."""
 
     def __init__(self, group: zarr.Group, split: str, num_layers: int, dim: int, pooled: bool,
-                 codec: str):
+                 codec: str, storage: str):
         self.group = group.create_group(split)
-        self.features = self.group.create_array(
-            "features",
-            shape=(0, num_layers, dim),
-            chunks=(chunk_frames(pooled), num_layers, dim),
-            shards=(SHARD_FRAMES, num_layers, dim),
-            dtype=DISK_DTYPE,
-            compressors=CODECS[codec],
-            fill_value=0,
-        )
+        self.codec = codec
+        self.quantised = storage == "uint8"
+        # name -> (per-frame shape, dtype)
+        arrays = {"features": ((num_layers, dim), storage)}
+        if self.quantised:
+            arrays[SCALES] = ((num_layers, 2), "float32")
+        self.arrays = {
+            name: self.group.create_array(
+                name,
+                shape=(0, *shape),
+                chunks=(chunk_frames(pooled), *shape),
+                shards=(SHARD_FRAMES, *shape),
+                dtype=dtype,
+                compressors=compressors(codec, np.dtype(dtype).itemsize),
+                fill_value=0,
+            )
+            for name, (shape, dtype) in arrays.items()
+        }
+        self.buffers = {name: np.empty((SHARD_FRAMES, *shape), dtype=dtype)
+                        for name, (shape, dtype) in arrays.items()}
         self.ids: list[str] = []
         self.known_ids: set[str] = set()
         self.offsets = [0]
-        self.buffer = np.empty((SHARD_FRAMES, num_layers, dim), dtype=DISK_DTYPE)
         self.buffered_frames = 0
 
     def add(self, utt_id: str, rows: np.ndarray) -> None:
         self.ids.append(utt_id)
         self.known_ids.add(utt_id)
         self.offsets.append(self.offsets[-1] + len(rows))
+        # float16: assigning float32 into the float16 buffer is the cast, no extra copy.
+        parts = dict(zip(self.buffers, quantise(rows))) if self.quantised else {"features": rows}
         done = 0
         while done < len(rows):
             count = min(SHARD_FRAMES - self.buffered_frames, len(rows) - done)
-            # Assigning float32 into the float16 buffer is the cast: no extra copy.
-            self.buffer[self.buffered_frames : self.buffered_frames + count] = \
-                rows[done : done + count]
+            for name, part in parts.items():
+                self.buffers[name][self.buffered_frames : self.buffered_frames + count] = \
+                    part[done : done + count]
             self.buffered_frames += count
             done += count
             if self.buffered_frames == SHARD_FRAMES:
-                self._write_buffer()
+                self._write_buffers()
 
     def finish(self) -> None:
         if self.buffered_frames:
-            self._write_buffer()
-        self.group.create_array("offsets", data=np.asarray(self.offsets, dtype=np.int64))
+            self._write_buffers()
+        self.group.create_array("offsets", data=np.asarray(self.offsets, dtype=np.int64),
+                                compressors=compressors(self.codec, 8))
         self.group.attrs["ids"] = self.ids
 
-    def _write_buffer(self) -> None:
-        """Append the buffer: one whole shard, or the last, partial one at close."""
-        start = self.features.shape[0]
-        stop = start + self.buffered_frames
-        self.features.resize((stop, *self.buffer.shape[1:]))
-        self.features[start:stop] = self.buffer[: self.buffered_frames]
+    def _write_buffers(self) -> None:
+        """Append the buffers: one whole shard each, or the last, partial ones at close."""
+        for name, array in self.arrays.items():
+            start = array.shape[0]
+            stop = start + self.buffered_frames
+            array.resize((stop, *array.shape[1:]))
+            array[start:stop] = self.buffers[name][: self.buffered_frames]
         self.buffered_frames = 0
 
     @property
     def buffered_bytes(self) -> int:
-        return self.buffered_frames * self.buffer[0].nbytes
+        return self.buffered_frames * sum(buffer[0].nbytes for buffer in self.buffers.values())
 
 
 class StoreWriter:
@@ -102,20 +123,25 @@ class StoreWriter:
 
     def __init__(self, path, model: str, model_hash: str, num_layers: int, dim: int,
                  frame_rate: float, pooled: bool = False, attrs: dict | None = None, *,
-                 codec: str = DEFAULT_CODEC):
+                 codec: str = DEFAULT_CODEC, storage: str = DEFAULT_STORAGE):
         if num_layers < 1 or dim < 1 or not frame_rate > 0:
             raise ValueError(f"bad store shape: num_layers={num_layers} dim={dim} "
                              f"frame_rate={frame_rate}")
         if codec not in CODECS:
             raise ValueError(f"unknown codec {codec!r}; known: {sorted(CODECS)}")
+        if storage not in STORAGES:
+            raise ValueError(f"unknown storage {storage!r}; known: {list(STORAGES)}")
         _refuse_reserved(attrs, "attrs")
         self.path = Path(path)
         self.tmp_path = temporary_path(self.path)
         self.attrs = {
             "model": model, "model_hash": model_hash, "num_layers": int(num_layers),
             "dim": int(dim), "frame_rate": float(frame_rate), "pooled": bool(pooled),
-            "dtype": DISK_DTYPE, "codec": codec, "chunk_frames": chunk_frames(pooled),
-            "shard_frames": SHARD_FRAMES, "format_version": FORMAT_VERSION, **(attrs or {}),
+            "dtype": storage, "codec": codec, "chunk_frames": chunk_frames(pooled),
+            "shard_frames": SHARD_FRAMES, "format_version": FORMAT_VERSION,
+            # A new identity per extraction, even of the same model: a head trained on an earlier
+            # store (an s3prl upgrade, replaced audio, a repaired store) is never resumed on this one.
+            "store_id": uuid.uuid4().hex, **(attrs or {}),
         }
         self._splits: dict[str, _SplitWriter] = {}
         self._open = False
@@ -191,19 +217,19 @@ class StoreWriter:
         if not (np.isfinite(low) and np.isfinite(high)):
             raise StoreError(f"model {self.attrs['model']!r} produced NaN or inf features for "
                              f"{split}/{utt_id}; check the model checkpoint and this audio file.")
-        peak = max(-low, high)
-        if peak > FLOAT16_MAX:
+        peak, storage = max(-low, high), self.attrs["dtype"]
+        if peak > STORAGES[storage]:
             raise StoreError(
-                f"features of {split}/{utt_id} reach {peak:.3g}, beyond float16's range "
-                f"({FLOAT16_MAX:.0f}); the store holds float16. This model's raw hidden states "
-                f"are too large to store: scale its output in the model loader.")
+                f"features of {split}/{utt_id} reach {peak:.3g}, beyond {storage}'s range "
+                f"({STORAGES[storage]:.6g}); the store holds {storage}. This model's raw hidden "
+                f"states are too large to store: scale its output in the model loader.")
         return array
 
     def _append(self, split: str, utt_id: str, rows: np.ndarray) -> None:
         if split not in self._splits:
             a = self.attrs
             self._splits[split] = _SplitWriter(self._group, split, a["num_layers"], a["dim"],
-                                               a["pooled"], a["codec"])
+                                               a["pooled"], a["codec"], a["dtype"])
         self._splits[split].add(utt_id, rows)
 
     def _finish(self) -> None:
@@ -218,7 +244,9 @@ class StoreWriter:
         self.attrs["complete"] = True
         self.attrs = _json_safe(self.attrs)
         self._group.attrs.update(self.attrs)
-        marker = {"model": self.attrs["model"], "model_hash": self.attrs["model_hash"]}
+        # Every file but the marker is final now; readers check this list.
+        marker = {"model": self.attrs["model"], "model_hash": self.attrs["model_hash"],
+                  "files": file_list(self.tmp_path)}
         (self.tmp_path / MARKER).write_text(json.dumps(marker) + "\n")
 
     def _publish(self) -> None:

@@ -253,7 +253,7 @@ def extract(model: str, entry: dict, task: str, manifest_dir: str | Path, ids_pa
     check_lengths(utterances, upstream.min_samples, model)
     torch_device = torch.device(resolve_device(device))
     upstream.to(torch_device)
-    macs = count_macs(upstream, torch_device)
+    macs = count_macs(upstream, [u.num_samples for u in utterances], torch_device)  # at the job's lengths
     batch_seconds = float(batch_seconds or entry.get("batch_seconds") or DEFAULT_BATCH_SECONDS[torch_device.type])
     runner = Runner(upstream, torch_device, precision)
     audio_seconds = sum(u.num_samples for u in utterances) / SAMPLE_RATE

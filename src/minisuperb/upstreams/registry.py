@@ -3,7 +3,10 @@
 An entry (`models: <name>:` in the config) names its `loader`:
 - `s3prl`: an s3prl hub name (`name`), e.g. `fbank`, `hubert`, or `hubert_local` with `path`;
 - `transformers`: a Hugging Face model id or local directory (`path`);
-- `entry_point`: a user's `module:function` (see `minisuperb.upstreams.entry_point`).
+- `entry_point`: a user's `module:function` (see `minisuperb.upstreams.entry_point`);
+- `pretrained`: weights a pip package ships (`name`: ge2e, crepe_tiny, crepe_full, silero_vad),
+  or with `random_init: true` (and `seed`) their untrained twin (see `minisuperb.upstreams.pretrained`).
+An entry may override keys per task (`tasks: {sid: {name: fbank_no_cmvn}}`, see `task_entry`).
 `load_upstream(entry)` returns an `Upstream` (see `minisuperb.upstreams.base`).
 
 Loaders are imported on first use: importing s3prl alone takes seconds.
@@ -27,6 +30,7 @@ LOADERS = {
     "s3prl": "minisuperb.upstreams.s3prl_loader",
     "transformers": "minisuperb.upstreams.hf_loader",
     "entry_point": "minisuperb.upstreams.entry_point",
+    "pretrained": "minisuperb.upstreams.pretrained",
 }
 
 # Entry keys that do not change the features: left out of the extraction job's settings (its
@@ -36,16 +40,39 @@ FEATURE_NEUTRAL_KEYS = ("reference", "batch_seconds")
 FINGERPRINT_BYTES = 1 << 20
 
 
-def load_upstream(entry: dict, where: str = "the model entry") -> Upstream:
-    """Build the upstream an entry describes, in eval mode on the CPU."""
+# Loaders whose model names can be checked without torch, while the workflow plans: a misspelt
+# name then fails before any job, not inside the first extraction job.
+NAME_CHECKS = {
+    "s3prl": "minisuperb.upstreams.s3prl_names",
+    "pretrained": "minisuperb.upstreams.pretrained",
+}
+
+
+def check_entry(entry: dict, where: str = "the model entry") -> None:
+    """Refuse an unknown loader or model name, with the closest matches (no torch imported)."""
     loader = entry.get("loader")
     if loader not in LOADERS:
         raise MinisuperbError(
             f"{where}: unknown loader {loader!r}; use one of {sorted(LOADERS)} "
             "(config key models.<name>.loader)."
         )
-    upstream = importlib.import_module(LOADERS[loader]).load(entry, where)
+    if loader in NAME_CHECKS:
+        importlib.import_module(NAME_CHECKS[loader]).check_name(entry.get("name"), where)
+
+
+def load_upstream(entry: dict, where: str = "the model entry") -> Upstream:
+    """Build the upstream an entry describes, in eval mode on the CPU."""
+    check_entry(entry, where)
+    upstream = importlib.import_module(LOADERS[entry["loader"]]).load(entry, where)
     return upstream.eval()
+
+
+def task_entry(entry: dict, task: str) -> dict:
+    """The entry one task's extraction uses: its `tasks.<task>` overrides merged over it, the
+    `tasks` key dropped. The model keeps one name (one row of the ranking) while a task may use
+    another variant of it, e.g. MiniSUPERB's FBANK without CMVN for SID."""
+    merged = {key: value for key, value in entry.items() if key != "tasks"}
+    return merged | entry.get("tasks", {}).get(task, {})
 
 
 def feature_settings(entry: dict) -> dict:
@@ -64,6 +91,10 @@ def model_hash(entry: dict) -> str:
     Modification times are left out so that copying a checkpoint keeps its hash.
     """
     payload = {"entry": feature_settings(entry), "checkpoint": _fingerprint(entry.get("path"))}
+    if entry.get("loader") == "pretrained":  # the weight file inside the package (None: random twin)
+        from minisuperb.upstreams.pretrained import weights_file
+
+        payload["weights"] = _fingerprint(weights_file(entry))
     canonical = json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 

@@ -11,7 +11,6 @@ those lengths are what we store.
 
 from __future__ import annotations
 
-import difflib
 import os
 from pathlib import Path
 
@@ -20,6 +19,7 @@ import torch
 from minisuperb.corpora.audio import TARGET_RATE as SAMPLE_RATE
 from minisuperb.errors import MinisuperbError
 from minisuperb.upstreams.base import Upstream
+from minisuperb.upstreams.s3prl_names import check_name
 
 # s3prl hub names that need a checkpoint path: they end like this (see available_names()).
 PATH_SUFFIXES = ("_local", "_url", "_custom")
@@ -54,7 +54,7 @@ def load(entry: dict, where: str) -> S3prlUpstream:
     from s3prl.nn import S3PRLUpstream
 
     name = entry.get("name")
-    check_name(name, S3PRLUpstream.available_names(), where)
+    check_name(name, where)
     path = entry.get("path")
     if name.endswith(PATH_SUFFIXES) and not path:
         raise MinisuperbError(
@@ -73,18 +73,6 @@ def load(entry: dict, where: str) -> S3prlUpstream:
             f"for {name!r}, or place the weights in s3prl's cache."
         ) from error
     return S3prlUpstream(model, name)
-
-
-def check_name(name: str | None, available: list[str], where: str) -> None:
-    if name in available:
-        return
-    close = difflib.get_close_matches(str(name), available, n=5, cutoff=0.6)
-    hint = f"close matches: {', '.join(close)}" if close else "no close match"
-    raise MinisuperbError(
-        f"{where}: unknown s3prl upstream name {name!r} ({hint}). Set `name` to one of "
-        "s3prl's hub names: python -c 'from s3prl.nn import S3PRLUpstream; "
-        "print(S3PRLUpstream.available_names())'."
-    )
 
 
 def check_readable_file(path: str | os.PathLike, where: str) -> None:

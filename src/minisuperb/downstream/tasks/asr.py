@@ -2,9 +2,10 @@
 
 The head follows s3prl's `asr` downstream (MiniSUPERB sizes by default): Linear(D -> projector)
 -> BiLSTM (`layers` x `hidden` per direction, dropout after every layer) -> Linear to the
-characters. The vocabulary is s3prl's char.dict without fairseq's special symbols: blank = 0,
-then the word separator `|`, the letters by frequency and the apostrophe (29 classes). Unlike
-s3prl, targets carry no end-of-sentence symbol and no trailing `|`.
+characters. The 32 classes and the targets are s3prl's: fairseq's special symbols `<s>` (the CTC
+blank), `<pad>`, `</s>`, `<unk>`, then char.dict (the word separator `|`, the letters by frequency,
+the apostrophe); a target is the words joined by `|`, a final `|`, then `</s>` (fairseq's
+`encode_line` appends it), as in s3prl/downstream/asr/dataset.py and its char.dict.
 """
 
 from __future__ import annotations
@@ -17,31 +18,36 @@ from minisuperb.downstream import metrics
 from minisuperb.downstream.tasks.base import BiLstm, DownstreamTask, pad_features
 from minisuperb.errors import MinisuperbError
 
-BLANK = "<blank>"
+BLANK = "<s>"  # fairseq's bos, s3prl's CTC blank
+END = "</s>"
 WORD_SEPARATOR = "|"
-VOCABULARY = (BLANK, WORD_SEPARATOR, *"ETAONIHSRDLUMCWFGYPBVK'XJQZ")
+CHARACTERS = "ETAONIHSRDLUMCWFGYPBVK'XJQZ"
+VOCABULARY = (BLANK, "<pad>", END, "<unk>", WORD_SEPARATOR, *CHARACTERS)
 TOKEN_IDS = {token: index for index, token in enumerate(VOCABULARY)}
+# Decoding drops what fairseq's Dictionary.string drops: the blank (bos) and the end symbol.
+SILENT_IDS = {TOKEN_IDS[BLANK], TOKEN_IDS[END]}
 
 
 def encode_transcript(transcript: str, utterance_id: str = "") -> list[int]:
-    """Upper-case words joined by `|` -> token ids. Unknown characters are an error (the corpus
-    reader should have normalised them)."""
-    text = WORD_SEPARATOR.join(transcript.upper().split())
+    """Upper-case words joined by `|`, then `|` and `</s>` -> token ids. Unknown characters are
+    an error (the corpus reader should have normalised them)."""
+    words = transcript.upper().split()
+    if not words:
+        raise MinisuperbError(f"transcript of utterance {utterance_id!r} is empty; remove the utterance.")
+    text = "".join(f"{word}{WORD_SEPARATOR}" for word in words)
     unknown = sorted({char for char in text if char not in TOKEN_IDS})
     if unknown:
         raise MinisuperbError(
             f"transcript of utterance {utterance_id!r} has characters outside the ASR vocabulary "
             f"{unknown}: only letters, apostrophes and spaces are allowed. Fix the transcript file."
         )
-    if not text:
-        raise MinisuperbError(f"transcript of utterance {utterance_id!r} is empty; remove the utterance.")
-    return [TOKEN_IDS[char] for char in text]
+    return [TOKEN_IDS[char] for char in text] + [TOKEN_IDS[END]]
 
 
 def greedy_decode(log_probs: Tensor, length: int) -> str:
-    """Best path: argmax per frame, merge repeats, drop blanks, `|` -> space."""
+    """Best path: argmax per frame, merge repeats, drop blanks and `</s>`, `|` -> space."""
     best = torch.unique_consecutive(log_probs[:length].argmax(dim=-1)).tolist()
-    text = "".join(VOCABULARY[index] for index in best if index != TOKEN_IDS[BLANK])
+    text = "".join(VOCABULARY[index] for index in best if index not in SILENT_IDS)
     return " ".join(text.replace(WORD_SEPARATOR, " ").split())
 
 

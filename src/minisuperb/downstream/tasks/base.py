@@ -61,6 +61,11 @@ class DownstreamTask:
         """Metric name -> split-level value, in the units of the SUPERB tables."""
         raise NotImplementedError
 
+    def failures(self, predictions: list[dict]) -> dict[str, int]:
+        """Metric name -> utterances that metric could not score (they got its worst value);
+        recorded in metrics.json. Default: none."""
+        return {}
+
 
 def pad_features(items: list[dict]) -> tuple[Tensor, Tensor]:
     """Zero-pad the items' "features" ([T, L, D] arrays or tensors) to [B, T_max, L, D]; return

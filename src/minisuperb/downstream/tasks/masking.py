@@ -1,11 +1,19 @@
 """The masking task shared by speech enhancement (SE) and separation (SS): `MaskingTask`, its
 `SepRNN` head, the permutation-invariant loss, and the STFT and frame alignment it relies on.
 
-Both tasks follow s3prl's `enhancement_stft2` / `separation_stft2` (the MiniSUPERB versions):
-features aligned to the STFT frames of the input, a BiLSTM (`SepRNN`) predicting one sigmoid
-mask per output source, a loss on log1p magnitudes (utterance-level permutation invariant, which
-is the identity for SE's single source), and reconstruction as expm1(mask * log1p|X|) with the
-input phase. Subclasses choose the STFT, the target spectra, the distance and the metrics.
+One head for both recipes of s3prl's SE and SS downstreams, chosen by the task settings:
+- s3prl v2 (`enhancement_stft2` / `separation_stft2`, what MiniSUPERB trains): sigmoid masks on
+  log1p magnitudes (`mask_domain: log1p`), reconstruction expm1(mask * log1p|X|) with the input
+  phase, the inverse STFT cut or zero-padded to the input length (librosa's fix_length);
+- s3prl v1 (`enhancement_stft` / `separation_stft`, behind SUPERB's published SE and SS numbers):
+  ReLU masks on linear magnitudes (`mask_domain: linear`) against phase-sensitive targets with
+  MSE, reconstruction mask * X (the complex input STFT), the inverse STFT at the input length,
+  then v1's suppression of a trailing impulse (s3prl/downstream/enhancement_stft/expert.py
+  `postprocess`, the same in separation_stft).
+Features are aligned to the STFT frames of the input (`hop_length`: null = the upstream's frame
+step, as in both SS recipes and SE v1; a number = that hop, each feature frame repeated to reach
+it, as in SE v2). The loss is utterance-level permutation invariant, which is the identity for
+SE's single source. Subclasses name the references and score the estimates.
 """
 
 from __future__ import annotations
@@ -24,6 +32,18 @@ from minisuperb.tensors import padding_mask
 
 # s3prl's TOLERABLE_SEQLEN_DIFF: feature and STFT frame counts may differ by less than this.
 MAX_FRAME_DIFFERENCE = 5
+# s3prl v1's `postprocess`: the end window searched for an impulse, and the silent tail (samples)
+# beyond which a waveform is left alone.
+IMPULSE_WINDOW = 512
+IMPULSE_SILENT_TAIL = 2048
+# The choices of the recipe settings (see the module docstring).
+CHOICES = {
+    "mask_activation": ("sigmoid", "relu"),
+    "mask_domain": ("log1p", "linear"),
+    "loss": ("l1", "mse"),
+    "target": ("magnitude", "phase_sensitive"),
+}
+ACTIVATIONS = {"sigmoid": torch.sigmoid, "relu": torch.relu}
 
 
 @dataclass(frozen=True)
@@ -47,12 +67,14 @@ class Stft:
         )
         return spectrum.transpose(0, 1)
 
-    def synthesise(self, spectrum: Tensor, num_samples: int) -> Tensor:
+    def synthesise(self, spectrum: Tensor, num_samples: int, overlap_add_to_length: bool = False) -> Tensor:
         """Waveforms [..., num_samples] from complex spectra [..., T, F]: the inverse STFT, then
-        truncated or zero-padded to the input length (librosa's `fix_length`, as s3prl v2)."""
+        truncated or zero-padded to the input length (librosa's `fix_length`, as s3prl v2); or,
+        with `overlap_add_to_length`, the inverse STFT computed up to the input length, the last
+        partial hop included (librosa's `istft(length=...)`, as s3prl v1)."""
         waveform = torch.istft(
             spectrum.transpose(-1, -2), self.n_fft, self.hop_length, self.win_length,
-            self._window(spectrum.real), center=True,
+            self._window(spectrum.real), center=True, length=num_samples if overlap_add_to_length else None,
         )
         return fix_length(waveform, num_samples)
 
@@ -96,6 +118,26 @@ def match_frames(features: np.ndarray, num_frames: int, utterance_id: str) -> np
     return np.concatenate([features, padding])
 
 
+def suppress_end_impulse(waveform: Tensor) -> Tensor:
+    """s3prl v1's `postprocess` of a reconstructed waveform [N]: when the last 512 samples before
+    its end (its last non-zero sample) hold a sample louder than everything before them, zero
+    the waveform from that sample on (a masked STFT often ends in such an impulse). Left alone:
+    a waveform silent for its last 2048+ samples, or shorter than 512 samples."""
+    nonzero = torch.nonzero(waveform).flatten()
+    if len(nonzero) == 0:
+        return waveform
+    end = int(nonzero[-1]) + 1
+    start = end - IMPULSE_WINDOW
+    if end < waveform.shape[0] - IMPULSE_SILENT_TAIL or start <= 0:
+        return waveform
+    louder = torch.nonzero(waveform[start:end].abs() > waveform[:start].abs().max()).flatten()
+    if len(louder) == 0:
+        return waveform
+    suppressed = waveform.clone()
+    suppressed[start + int(louder[0]) :] = 0.0
+    return suppressed
+
+
 def phase_sensitive_target(mixture: Tensor, source: Tensor) -> Tensor:
     """|S| * max(0, cos(angle X - angle S)): the part of the source magnitude in phase with the
     mixture, the best a real mask on the mixture can reach (s3prl's NPSM target)."""
@@ -105,23 +147,26 @@ def phase_sensitive_target(mixture: Tensor, source: Tensor) -> Tensor:
 
 class SepRNN(nn.Module):
     """s3prl's SepRNN: a BiLSTM over the (unprojected) features, dropout, then one
-    Linear(2*hidden -> bins) + sigmoid per source. Returns masks [B, sources, T, bins]."""
+    Linear(2*hidden -> bins) + activation (sigmoid or ReLU) per source. Returns masks
+    [B, sources, T, bins]."""
 
-    def __init__(self, input_dim: int, num_bins: int, num_masks: int, hidden_size: int, num_layers: int, dropout: float):
+    def __init__(self, input_dim: int, num_bins: int, num_masks: int, hidden_size: int, num_layers: int,
+                 dropout: float, activation: str = "sigmoid"):
         super().__init__()
         self.lstm = BiLstm(input_dim, hidden_size, num_layers, dropout)
         self.dropout = nn.Dropout(dropout)
         self.masks = nn.ModuleList(nn.Linear(2 * hidden_size, num_bins) for _ in range(num_masks))
+        self.activation = ACTIVATIONS[activation]
 
     def forward(self, features: Tensor, lengths: Tensor) -> Tensor:
         hidden = self.dropout(self.lstm(features, lengths))
-        return torch.stack([torch.sigmoid(linear(hidden)) for linear in self.masks], dim=1)
+        return torch.stack([self.activation(linear(hidden)) for linear in self.masks], dim=1)
 
 
 def permutation_invariant_loss(estimates: Tensor, targets: Tensor, lengths: Tensor, distance: str) -> Tensor:
-    """Utterance-level PIT on log1p spectra [B, S, T, F]: per utterance, the minimum over source
+    """Utterance-level PIT on spectra [B, S, T, F]: per utterance, the minimum over source
     permutations of sum_s sum_{t,f} d(estimate_s, target_perm(s)) / (frames * S), then the batch
-    mean. With one source (SE) this is s3prl's per-utterance L1 divided by the frame count."""
+    mean: s3prl's MSELoss (v1) and its v2 L1/MSE losses alike."""
     valid = padding_mask(lengths, estimates.shape[2]).float()[:, None, :, None]  # [B, 1, T, 1]
     num_sources = estimates.shape[1]
     normaliser = lengths.to(estimates.dtype) * num_sources
@@ -134,37 +179,27 @@ def permutation_invariant_loss(estimates: Tensor, targets: Tensor, lengths: Tens
 
 
 class MaskingTask(DownstreamTask):
-    """The SE/SS machinery. Subclasses set `num_sources`, `distance` and `metric_names`, and
-    implement `stft`, `feature_repeat`, `reference_paths`, `targets` and `score`."""
+    """The SE/SS machinery. Subclasses set `num_sources` and `metric_names`, and implement
+    `reference_paths` and `score`; the recipe comes from the settings (module docstring)."""
 
     num_sources: int
-    distance: str  # "l1" | "mse", on log1p magnitudes
 
     def __init__(self, settings: dict, store_attrs: dict):
         super().__init__(settings, store_attrs)
         self.frame_rate = float(store_attrs["frame_rate"])
+        self.recipe = {key: self.choice(key) for key in CHOICES}
         self.transform = self.stft()
         self.repeat = self.feature_repeat()  # validated here, so a wrong frame rate fails before training
 
     # --- task specifics ---
-    def stft(self) -> Stft:
-        raise NotImplementedError
-
-    def feature_repeat(self) -> int:
-        """How many times each feature frame is repeated to reach the STFT frame rate."""
-        raise NotImplementedError
-
     def reference_paths(self, record: dict) -> list[str]:
-        raise NotImplementedError
-
-    def targets(self, mixture: Tensor, references: Tensor) -> Tensor:
-        """Target magnitudes [S, T, F] from the input spectrum [T, F] and the references' [S, T, F]."""
         raise NotImplementedError
 
     def score(self, references: np.ndarray, estimates: np.ndarray, mixture: np.ndarray) -> dict[str, float]:
         """Per-utterance metrics of estimates [S, N] against references [S, N]."""
         raise NotImplementedError
 
+    # --- the recipe ---
     def setting(self, key: str):
         """A head or STFT setting of the protocol, named in the error when it is missing."""
         if key not in self.settings:
@@ -173,6 +208,44 @@ class MaskingTask(DownstreamTask):
                 "(config/protocols.yaml, or protocols: in the workflow config)."
             )
         return self.settings[key]
+
+    def choice(self, key: str) -> str:
+        value = self.setting(key)
+        if value not in CHOICES[key]:
+            raise MinisuperbError(
+                f"the {self.name} setting {key} is {value!r}; use one of {', '.join(CHOICES[key])}."
+            )
+        return value
+
+    def stft(self) -> Stft:
+        """`hop_length` null: the upstream's frame step (one feature frame per STFT frame)."""
+        hop = self.setting("hop_length")
+        hop = frame_hop(self.frame_rate) if hop is None else int(hop)
+        return Stft(int(self.setting("n_fft")), int(self.setting("win_length")), hop)
+
+    def feature_repeat(self) -> int:
+        """How many times each feature frame is repeated to reach the STFT hop: 20 ms features
+        twice for a 10 ms hop (s3prl v2 asserts a 160 or 320 sample upstream step; any whole
+        multiple of the hop works the same way)."""
+        feature_step, stft_hop = frame_hop(self.frame_rate), self.transform.hop_length
+        if feature_step % stft_hop:
+            raise MinisuperbError(
+                f"{self.name} repeats each feature frame to reach the STFT hop of {stft_hop} samples, so "
+                f"the feature step must be a whole multiple of it; this store's frame rate "
+                f"{self.frame_rate} Hz gives {feature_step} samples. Use an upstream with a 10 or 20 ms "
+                f"frame step, or change hop_length in the {self.name} settings (null: the feature step)."
+            )
+        return feature_step // stft_hop
+
+    def targets(self, mixture: Tensor, references: Tensor) -> Tensor:
+        """Target magnitudes [S, T, F] from the input spectrum [T, F] and the references' [S, T, F]."""
+        if self.recipe["target"] == "phase_sensitive":
+            return phase_sensitive_target(mixture[None], references)
+        return references.abs()
+
+    def compress(self, magnitude: Tensor) -> Tensor:
+        """Magnitudes in the domain the masks act on and the loss compares."""
+        return torch.log1p(magnitude) if self.recipe["mask_domain"] == "log1p" else magnitude
 
     # --- the DownstreamTask interface ---
     def make_item(self, record: dict, features: np.ndarray) -> dict:
@@ -218,13 +291,14 @@ class MaskingTask(DownstreamTask):
             hidden_size=int(self.setting("hidden")),
             num_layers=int(self.setting("layers")),
             dropout=float(self.setting("dropout")),
+            activation=self.recipe["mask_activation"],
         )
 
     def loss(self, head: nn.Module, features: Tensor, lengths: Tensor, batch: dict) -> Tensor:
         masks = head(features, lengths)
-        log_mixture = torch.log1p(batch["mixture_spectrum"].to(features.device).abs())[:, None]
-        log_targets = torch.log1p(batch["targets"].to(features.device))
-        return permutation_invariant_loss(masks * log_mixture, log_targets, lengths.to(features.device), self.distance)
+        mixture = self.compress(batch["mixture_spectrum"].to(features.device).abs())[:, None]
+        targets = self.compress(batch["targets"].to(features.device))
+        return permutation_invariant_loss(masks * mixture, targets, lengths.to(features.device), self.recipe["loss"])
 
     def predict(self, head: nn.Module, features: Tensor, lengths: Tensor, batch: dict) -> list[dict]:
         masks = head(features, lengths).cpu()
@@ -247,10 +321,14 @@ class MaskingTask(DownstreamTask):
         return {name: float(np.mean([prediction[name] for prediction in predictions])) for name in self.metric_names}
 
     def reconstruct(self, masks: Tensor, mixture_spectrum: Tensor, num_samples: int) -> Tensor:
-        """Waveforms [S, N]: magnitude expm1(mask * log1p|X|) with the input phase (s3prl v2)."""
-        magnitude = torch.expm1(masks * torch.log1p(mixture_spectrum.abs()))
-        spectrum = torch.polar(magnitude, torch.angle(mixture_spectrum).expand_as(magnitude))
-        return self.transform.synthesise(spectrum, num_samples)
+        """Waveforms [S, N]: v2 (log1p) magnitude expm1(mask * log1p|X|) with the input phase;
+        v1 (linear) mask * X, then the trailing-impulse suppression."""
+        if self.recipe["mask_domain"] == "log1p":
+            magnitude = torch.expm1(masks * torch.log1p(mixture_spectrum.abs()))
+            spectrum = torch.polar(magnitude, torch.angle(mixture_spectrum).expand_as(magnitude))
+            return self.transform.synthesise(spectrum, num_samples)
+        waveforms = self.transform.synthesise(masks * mixture_spectrum, num_samples, overlap_add_to_length=True)
+        return torch.stack([suppress_end_impulse(waveform) for waveform in waveforms])
 
     def _load_reference(self, path: str, num_samples: int, record: dict) -> np.ndarray:
         reference = load(path)
