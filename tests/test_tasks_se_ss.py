@@ -75,12 +75,19 @@ def test_frame_hop_from_frame_rate():
 
 
 def test_se_repeats_20ms_features_and_ss_uses_the_feature_step_as_hop():
-    assert SeTask(SE_SETTINGS, {"frame_rate": 50}).repeat == 2
-    assert SeTask(SE_SETTINGS, {"frame_rate": 100}).repeat == 1
+    features = np.arange(5, dtype=np.float32)[:, None, None]
+    assert np.array_equal(SeTask(SE_SETTINGS, {"frame_rate": 50}).upsample(features), np.repeat(features, 2, axis=0))
+    assert np.array_equal(SeTask(SE_SETTINGS, {"frame_rate": 100}).upsample(features), features)
     assert SsTask(SS_SETTINGS, {"frame_rate": 50}).transform.hop_length == 320
     assert SsTask(SS_SETTINGS, {"frame_rate": 100}).transform.hop_length == 160
-    with pytest.raises(MinisuperbError, match="frame rate 80"):
-        SeTask(SE_SETTINGS, {"frame_rate": 80})  # 200-sample step: not a multiple of the 160 hop
+
+
+def test_se_aligns_a_step_that_is_no_multiple_of_the_hop():
+    """Silero VAD's 512-sample step against the 160-sample hop: STFT frame t takes the feature
+    frame that covers sample 160 t."""
+    features = np.arange(4, dtype=np.float32)[:, None, None]
+    aligned = SeTask(SE_SETTINGS, {"frame_rate": 31.25}).upsample(features)
+    assert aligned[:, 0, 0].tolist() == [0, 0, 0, 0, 1, 1, 1, 2, 2, 2, 3, 3, 3]  # ceil(4 * 512 / 160) = 13
 
 
 # --- STFT ----------------------------------------------------------------------------------
@@ -356,7 +363,7 @@ def test_v1_presets_are_s3prls_enhancement_stft_and_separation_stft():
             "relu", "linear", "mse", "phase_sensitive"), task
         assert (settings["optimizer"], settings["lr"], settings["steps"]) == ("AdamW", 1e-4, 150000), task
     se = SeTask(SE_V1, STORE_50HZ)
-    assert se.transform == Stft(512, 512, 320) and se.repeat == 1  # hop = the upstream step
+    assert se.transform == Stft(512, 512, 320) and se.feature_step == 320  # hop = the upstream step
     assert SsTask(SS_V1, STORE_50HZ).transform == Stft(512, 512, 320)
 
 

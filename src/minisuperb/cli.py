@@ -9,6 +9,7 @@ about ten seconds, which would dominate the many small data jobs.
 from __future__ import annotations
 
 import argparse
+import errno
 import importlib
 import logging
 import sys
@@ -69,7 +70,30 @@ def main(argv: list[str] | None = None) -> int:
     except MinisuperbError as error:
         print(f"minisuperb {args.command}: error: {error}", file=sys.stderr)
         return 2
+    except OSError as error:  # the machine's, not the code's: a full disk, a read-only folder
+        print(f"minisuperb {args.command}: error: {os_error_message(error, args)}", file=sys.stderr)
+        return 2
     return 0
+
+
+# A command's output options, where an OSError without a file name most likely happened.
+OUTPUT_OPTIONS = ("output_dir", "out_dir", "out", "output", "summary")
+
+
+def os_error_message(error: OSError, args: argparse.Namespace | None = None) -> str:
+    """What, where and how to fix an OSError that reached the command line."""
+    where = " -> ".join(str(name) for name in (error.filename, error.filename2) if name is not None)
+    full = error.errno in (errno.ENOSPC, errno.EDQUOT)
+    if full and not where and args is not None:  # a write to an open file names none
+        output = next((getattr(args, name) for name in OUTPUT_OPTIONS if getattr(args, name, None)), None)
+        where = f"while writing to {output}" if output else ""
+    what = f"{error.strerror or error} ({where})" if where else f"{error.strerror or error}"
+    if full:
+        fix = ("Free space on that file system (or point the config's `results` at a larger "
+               "disk), then rerun: Snakemake removes this job's partial outputs and reruns only it.")
+    else:
+        fix = "Check that the path exists and that this user may read and write it, then rerun."
+    return f"{what}. {fix}"
 
 
 if __name__ == "__main__":

@@ -7,6 +7,7 @@ top-level keys, so a typo fails before any job starts, with the key named.
 
 from __future__ import annotations
 
+import argparse
 import difflib
 import json
 from pathlib import Path
@@ -101,7 +102,24 @@ def validate_config(config: dict, schema_dir: str | Path = SCHEMA_DIR, source: s
     """
     schema = load_schema(schema_dir)
     _check(_Validator(schema), config, (), source)
+    _check_task_corpora(config, source)
     return config
+
+
+def _check_task_corpora(config: dict, source: str) -> None:
+    """Every task of `tasks` needs its corpus (`data.<task>`): checked here, before planning,
+    rather than inside the first job that needs it."""
+    data = config.get("data", {})
+    if not isinstance(config.get("tasks"), list) or not isinstance(data, dict):
+        return  # a partial schema (a stage's own)
+    missing = [task for task in config["tasks"] if task not in data]
+    if missing:
+        raise MinisuperbError(
+            f"invalid configuration in {source}:\n  - key 'data': `tasks` lists {', '.join(missing)} but "
+            f"`data` has no section for {'it' if len(missing) == 1 else 'them'} (the corpus root). "
+            f"Add `data: {missing[0]}: {{root: ...}}` (see config/minisuperb.yaml) or drop "
+            f"{'it' if len(missing) == 1 else 'them'} from `tasks`.\nFix these keys and rerun."
+        )
 
 
 def validate_section(settings, key: tuple[str, ...], source: str = "--settings") -> dict:
@@ -130,6 +148,17 @@ def validate_definition(settings: dict, name: str, required: tuple[str, ...], ke
     schema = load_schema()
     subschema = {**schema["definitions"][name], "required": list(required), "definitions": schema["definitions"]}
     _check(_Validator(subschema), _copy(settings), key, source)
+
+
+def seed(text: str) -> int:
+    """argparse type of a seed option: an integer numpy and torch both accept (0 .. 2**32 - 1)."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if not 0 <= value < 2**32:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a seed: use an integer from 0 to {2**32 - 1}")
+    return value
 
 
 def json_object(text: str, option: str) -> dict:

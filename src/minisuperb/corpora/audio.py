@@ -59,7 +59,35 @@ def info(path: str | Path) -> AudioInfo:
             raise UnusableAudio(path, f"is truncated or damaged: its last sample does not decode ({error})") from error
     if not complete:
         raise UnusableAudio(path, "is truncated: it ends before the last sample its header announces")
+    missing = wav_data_shortfall(path)
+    if missing:
+        # libsndfile counts a cut WAV's frames from the bytes present: it decodes without error.
+        raise UnusableAudio(path, f"is truncated: its header announces {missing} more bytes of samples "
+                                  "than the file holds")
     return found
+
+
+# A RIFF data chunk of unknown length (streamed WAV writers): nothing to compare with.
+UNKNOWN_RIFF_LENGTHS = (0, 0xFFFFFFFF)
+
+
+def wav_data_shortfall(path: str | Path) -> int:
+    """Bytes that a RIFF/WAVE file's `data` chunk header announces beyond the end of the file
+    (0 when complete, or not a RIFF/WAVE file)."""
+    with open(path, "rb") as handle:
+        head = handle.read(12)
+        if len(head) < 12 or head[:4] != b"RIFF" or head[8:12] != b"WAVE":
+            return 0
+        size = os.fstat(handle.fileno()).st_size
+        offset = 12
+        while offset + 8 <= size:
+            handle.seek(offset)
+            chunk = handle.read(8)
+            length = int.from_bytes(chunk[4:8], "little")
+            if chunk[:4] == b"data":
+                return 0 if length in UNKNOWN_RIFF_LENGTHS else max(0, offset + 8 + length - size)
+            offset += 8 + length + (length & 1)
+    return 0
 
 
 def find_audio(folder: str | Path) -> list[Path]:
@@ -113,7 +141,9 @@ def load(path: str | Path, target_rate: int = TARGET_RATE) -> np.ndarray:
         wav, rate = sf.read(str(path), dtype="float32", always_2d=True)
     except Exception as error:
         raise MinisuperbError(
-            f"cannot decode audio file {path}: {error}. Check that it is a valid WAV/FLAC file."
+            f"cannot decode audio file {path}: {error}. It is damaged (e.g. truncated) or not a "
+            "WAV/FLAC file: restore it from the corpus archive (or remove it and rerun the data "
+            "stage), then rerun."
         ) from error
     if wav.shape[0] == 0:
         raise MinisuperbError(f"audio file {path} is empty (0 samples). Remove it or replace it.")

@@ -16,7 +16,7 @@ import logging
 from pathlib import Path
 
 from minisuperb.catalog import SPLITS, TASK_NAMES, TASKS
-from minisuperb.config import json_object, validate_section
+from minisuperb.config import json_object, seed, validate_section
 from minisuperb.corpora import demo
 from minisuperb.corpora.manifest import (
     read_ids, read_manifest, require_file, select, write_ids, write_lines, write_manifest,
@@ -40,7 +40,7 @@ def read_manifests(folder: Path) -> dict[str, list[dict]]:
 
 
 def read_subset(folder: Path) -> dict[str, list[str]]:
-    return {split: read_ids(folder / f"{split}.txt") for split in SPLITS}
+    return {split: read_ids(folder / f"{split}.txt", whole_lines=True) for split in SPLITS}
 
 
 def run_prepare(args: argparse.Namespace) -> None:
@@ -113,7 +113,7 @@ def register(subparsers) -> None:
     sample = subparsers.add_parser("subsample", help="write the subset lists of one sampling and seed")
     sample.add_argument("--task", required=True, choices=TASK_NAMES)
     sample.add_argument("--sampling", required=True, help="paper, full, frac<F>, k<K> or n<N>")
-    sample.add_argument("--seed", required=True, type=int)
+    sample.add_argument("--seed", required=True, type=seed)
     sample.add_argument("--settings", required=True, help="JSON: the config's sampling.paper.<task> section")
     sample.add_argument("--manifest-dir", required=True, help="folder with the task's manifests")
     sample.add_argument("--out-dir", required=True, help="folder for train.txt, dev.txt, test.txt")

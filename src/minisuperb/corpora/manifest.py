@@ -31,23 +31,63 @@ def write_manifest(records: Iterable[dict], path: str | Path) -> int:
     return write_lines((json.dumps(record, sort_keys=True, ensure_ascii=False) for record in records), path)
 
 
+# How to rewrite the data stage's files (manifests, subset lists, extraction lists) after one was
+# damaged. Their consumers are then not rerun: Snakemake compares the rewritten inputs with the
+# checksums it recorded (files under its --max-checksum-file-size, 1 MB by default).
+REWRITE_DATA_STAGE = (
+    "Rewrite the data stage's files with `snakemake data --forcerun prepare` (plus your usual "
+    "--configfile/--profile), then rerun snakemake"
+)
+
+
 def read_manifest(path: str | Path) -> list[dict]:
+    """The records of a manifest; a line that is not a JSON object, or a last line without its
+    newline (the file was cut short), is an error naming the file and the line."""
     path = Path(path)
     if not path.is_file():
         raise MinisuperbError(f"manifest {path} does not exist. Run the data stage first.")
-    with path.open(encoding="utf-8") as handle:
-        return [json.loads(line) for line in handle if line.strip()]
+    text = path.read_text(encoding="utf-8", errors="replace")
+    lines = text.splitlines()
+    records = []
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as error:
+            record, problem = None, f"is not valid JSON ({error.msg})"
+        else:
+            problem = "is not a JSON object with an 'id'"
+        if not isinstance(record, dict) or "id" not in record:
+            raise _damaged(path, f"line {number} {problem}")
+        records.append(record)
+    if text and not text.endswith("\n"):
+        raise _damaged(path, f"its last line ({len(lines)}) has no newline")
+    return records
+
+
+def _damaged(path: Path, problem: str) -> MinisuperbError:
+    return MinisuperbError(
+        f"{path} is damaged: {problem}, so the file was cut short or overwritten (a full disk, "
+        f"a killed copy). {REWRITE_DATA_STAGE}."
+    )
 
 
 def write_ids(ids: Iterable[str], path: str | Path) -> None:
     write_lines(ids, path)
 
 
-def read_ids(path: str | Path) -> list[str]:
+def read_ids(path: str | Path, whole_lines: bool = False) -> list[str]:
+    """The ids of a list, one per line. `whole_lines`: the list was written by the workflow
+    (`write_ids` ends every line with a newline), so a last line without one means it was cut
+    short; lists people write (`sampling.paper.<task>.ids`) need no final newline."""
     path = Path(path)
     if not path.is_file():
         raise MinisuperbError(f"subset list {path} does not exist. Run the data stage first.")
-    return [line.strip() for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    text = path.read_text(encoding="utf-8")
+    if whole_lines and text and not text.endswith("\n"):
+        raise _damaged(path, f"its last line ({text.splitlines()[-1]!r}) has no newline")
+    return [line.strip() for line in text.splitlines() if line.strip()]
 
 
 def select(records: list[dict], ids: Iterable[str], where: str = "") -> list[dict]:
@@ -57,7 +97,8 @@ def select(records: list[dict], ids: Iterable[str], where: str = "") -> list[dic
     if missing:
         raise MinisuperbError(
             f"{len(missing)} ids of {where or 'the subset list'} are not in the manifest "
-            f"(first: {missing[0]}). The subset is stale: rerun the data stage."
+            f"(first: {missing[0]}). The list is stale or damaged (e.g. cut short). "
+            f"{REWRITE_DATA_STAGE}."
         )
     return [by_id[utt_id] for utt_id in ids]
 

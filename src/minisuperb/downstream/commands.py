@@ -11,7 +11,7 @@ import logging
 from pathlib import Path
 
 from minisuperb.catalog import SPLITS, TASK_NAMES
-from minisuperb.config import json_object
+from minisuperb.config import json_object, seed
 from minisuperb.errors import MinisuperbError
 from minisuperb.runtime import resolve_device, set_threads
 
@@ -63,9 +63,9 @@ def register(subparsers) -> None:
     parser.add_argument("--protocol", required=True, help="protocol name (recorded in metrics.json)")
     parser.add_argument("--sampling", required=True, help="sampling name (recorded in metrics.json)")
     parser.add_argument("--settings", required=True, help="JSON: the resolved settings of this task under the protocol")
-    parser.add_argument("--seed", required=True, type=int,
+    parser.add_argument("--seed", required=True, type=seed,
                         help="sampling seed of the subset lists (recorded in metrics.json as `seed`)")
-    parser.add_argument("--train-seed", required=True, type=int,
+    parser.add_argument("--train-seed", required=True, type=seed,
                         help="training seed: initialisation, batch order, dropout and SpecAugment")
     parser.add_argument("--out-dir", required=True, type=Path)
     parser.add_argument("--threads", type=int, default=1)

@@ -22,7 +22,7 @@ from minisuperb.errors import MinisuperbError
 def load_split(manifest_dir: Path, subset_dir: Path, split: str) -> list[dict]:
     """The manifest records of the split's subset list; an empty list is an error."""
     subset_path = Path(subset_dir) / f"{split}.txt"
-    ids = read_ids(subset_path)
+    ids = read_ids(subset_path, whole_lines=True)
     if not ids:
         raise MinisuperbError(
             f"subset list {subset_path} is empty: the {split} split has no utterances. Check the "

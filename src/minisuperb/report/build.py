@@ -24,11 +24,24 @@ SET_TITLES = {"paper": "SUPERB paper set", "public": "SUPERB public set",
 FULL_RUN_TITLE = "full run"
 
 
+# The training table's columns the report reads (`minisuperb collect --training-output`).
+TRAINING_COLUMNS = ("protocol", "sampling", "seed", "train_seed", "model", "task")
+
+
 def read_training(path: str | Path) -> pd.DataFrame:
     path = Path(path)
     if not path.is_file():
         raise MinisuperbError(f"training table {path} does not exist; run `minisuperb collect` first.")
-    return pd.read_csv(path)
+    try:
+        table = pd.read_csv(path)
+    except (ValueError, UnicodeDecodeError) as error:  # pandas' EmptyDataError and ParserError are ValueErrors
+        raise MinisuperbError(f"training table {path} is not a CSV table ({error}); run `minisuperb collect` "
+                              "to write it again.") from error
+    missing = [column for column in TRAINING_COLUMNS if column not in table.columns]
+    if missing:
+        raise MinisuperbError(f"training table {path} has no column {', '.join(missing)}: it is not the "
+                              "training table of `minisuperb collect` (--training-output); pass that one.")
+    return table
 
 
 def resolve_mini_run(results: pd.DataFrame, settings: Mapping) -> dict:

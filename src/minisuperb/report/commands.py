@@ -9,6 +9,7 @@ from pathlib import Path
 import pandas as pd
 
 from minisuperb.config import json_object, validate_section
+from minisuperb.errors import MinisuperbError
 from minisuperb.report import scoring
 from minisuperb.report.collect import collect
 from minisuperb.runtime import set_threads
@@ -51,10 +52,24 @@ def run_report(args: argparse.Namespace) -> None:
     from minisuperb.report.build import build_report  # matplotlib and scipy: only this command needs them
 
     set_threads(args.threads)
-    outputs = build_report(args.results, args.training, json_object(args.stats, "--stats"),
-                           json_object(args.feature_summaries, "--feature-summaries"),
+    stats = json_object(args.stats, "--stats")
+    summaries = json_object(args.feature_summaries, "--feature-summaries")
+    _check_paths(stats, "--stats", '{"asr": "results/data/asr/stats.json"}')
+    for model, paths in summaries.items():
+        if not isinstance(paths, dict):
+            raise MinisuperbError(f"--feature-summaries: the value of {model!r} must be an object "
+                                  'of task -> summary path, e.g. {"fbank": {"asr": "results/features/fbank/asr.json"}}.')
+        _check_paths(paths, f"--feature-summaries ({model})", '{"asr": "results/features/fbank/asr.json"}')
+    outputs = build_report(args.results, args.training, stats, summaries,
                            report_settings(args.settings), args.output_dir, args.reference_dir)
     log.info("wrote %s", ", ".join(str(p) for p in outputs.values()))
+
+
+def _check_paths(mapping: dict, option: str, example: str) -> None:
+    """A JSON object of task -> file path (what the workflow passes)."""
+    wrong = {task: path for task, path in mapping.items() if not isinstance(path, str) or not path}
+    if wrong:
+        raise MinisuperbError(f"{option}: {wrong} are not file paths; give task -> path, e.g. {example}.")
 
 
 def run_paper_correlation(args: argparse.Namespace) -> None:

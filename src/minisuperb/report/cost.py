@@ -202,7 +202,14 @@ def _read_json(path: str | Path, what: str, fix: str) -> dict:
     path = Path(path)
     if not path.is_file():
         raise MinisuperbError(f"{what} {path} does not exist. {fix}")
-    return json.loads(path.read_text())
+    try:
+        value = json.loads(path.read_text())
+    except (ValueError, UnicodeDecodeError) as error:
+        raise MinisuperbError(f"{what} {path} is not valid JSON ({error}): it is damaged or another file. "
+                              f"Delete it and rerun snakemake, which writes it again.") from error
+    if not isinstance(value, dict):
+        raise MinisuperbError(f"{what} {path} is not a JSON object: it is another file. Pass the {what} file.")
+    return value
 
 
 def _mean(values) -> float:

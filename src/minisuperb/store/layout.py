@@ -6,8 +6,11 @@
                                      files: every other file's size, and sha256 of metadata)
     <split>/features                 [total_frames, layers, dim], utterances concatenated:
                                      float16 values, or (storage uint8) uint8 codes
-    <split>/scales                   storage uint8 only: float32 [total_frames, layers, 2], the
-                                     (low, step) of each frame of each layer: value = low + code * step
+    <split>/scales                   uint8 only: float32 [total_frames, layers, 2], per frame and
+                                     layer: (low, step) of the frame stage
+    <split>/channels                 uint8 only: float32 [shards, layers, dim, 2], per shard of
+                                     SHARD_FRAMES frames and per channel: (low, range) of the
+                                     channel stage
     <split>/offsets                  int64 [utterances + 1]: utterance i is features[o[i]:o[i+1]]
     <split>  (group attribute `ids`) utterance ids, in the order of `offsets`
 ```
@@ -19,20 +22,25 @@ Stores are written at `<name>.tmp-<host>-<pid>-new` and renamed into place when 
 
 Storage (the root attribute `dtype`, chosen per model entry by `storage`):
 - `float16`: the values rounded to float16 (relative error <= 2^-11).
-- `uint8`: each frame of each layer is quantised on its own range: low = min, step =
-  (max - min) / 255, code = round((value - low) / step), read back as low + code * step, so the
-  error of every value is at most step / 2 = (max - min) / 510 of its own frame and layer.
-  A constant frame (max = min, e.g. all zeros) has step 0 and is read back exactly. Per-frame
-  ranges keep the error relative to each frame, whatever the loudness of the frame or utterance;
-  and the featurizer's per-frame layer-norm maps low + code * step to the same output as the
-  codes alone, so the rounding of `low` and `step` never reaches a multi-layer head.
-  See BENCHMARKS.md, "8-bit storage".
+- `uint8`: two stages, per shard of SHARD_FRAMES (1024) frames, each layer on its own.
+  Channel stage: each channel (layer, dim) is mapped onto [0, 1] by its min and range over the
+  shard's frames, y = (x - low_c) / range_c. Frame stage: each frame's y (over the dims) gets
+  8-bit codes on its own min and step, code = round((y - low_f) / step_f), step_f =
+  (max_f - min_f) / 255. Read back: x = low_c + range_c * (low_f + step_f * code), so the error
+  of every value is at most range_c * step_f / 2 <= range_c / 510. The channel stage keeps
+  channels that vary little (or sit far from zero) from being drowned by the frame's largest
+  channel; the frame stage keeps quiet frames from being drowned by loud ones. A channel constant
+  over its shard (e.g. zero padding) reads back exactly. Measured in BENCHMARKS.md, "8-bit
+  storage".
 """
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
+import logging
 import os
+import shutil
 import re
 import socket
 from pathlib import Path
@@ -53,7 +61,7 @@ METADATA_FILE = "zarr.json"  # zarr checksums no metadata: the marker keeps thei
 # in float32.
 STORAGES = {"float16": float(np.finfo(np.float16).max), "uint8": 1e38}
 DEFAULT_STORAGE = "float16"
-SCALES = "scales"  # the (low, step) array of a uint8 store's split
+SCALES = "scales"  # the frame scales (low, step) of a uint8 store's split
 UINT8_LEVELS = 255
 
 # Codecs measured by bench/bench_store.py (see BENCHMARKS.md, "Feature store"). Byte-shuffle
@@ -76,29 +84,6 @@ def compressors(codec: str, typesize: int) -> tuple:
     return (*([compressor] if compressor else []), zarr.codecs.Crc32cCodec())
 
 
-def quantise(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """float32 `[frames, layers, dim]` -> (uint8 codes, same shape; float32 scales
-    `[frames, layers, 2]` = (low, step)) for the `uint8` storage; see the module docstring."""
-    rows = np.asarray(rows, dtype=np.float32)
-    low, high = rows.min(axis=2), rows.max(axis=2)
-    step = ((high.astype(np.float64) - low) / UINT8_LEVELS).astype(np.float32)
-    # A range too small for a finite reciprocal is stored as constant (error < 255 * 1.2e-38).
-    step[step < np.finfo(np.float32).tiny] = 0
-    inverse = np.divide(1, step, out=np.zeros_like(step), where=step > 0)
-    scaled = rows - low[..., None]
-    scaled *= inverse[..., None]
-    np.rint(scaled, out=scaled)
-    np.clip(scaled, 0, UINT8_LEVELS, out=scaled)
-    return scaled.astype(np.uint8), np.stack([low, step], axis=-1)
-
-
-def dequantise(codes: np.ndarray, scales: np.ndarray) -> np.ndarray:
-    """uint8 codes `[frames, layers, dim]` and their scales `[frames, layers, 2]` -> float32."""
-    values = np.multiply(codes, scales[..., 1:2], dtype=np.float32)
-    values += scales[..., 0:1]
-    return values
-
-
 # Frames per shard (one file): the writer buffers a whole shard and writes it once, because a
 # partial write to a shard rewrites the shard. Frames per inner chunk (the unit of decompression):
 # a 400-frame utterance touches ~7 chunks; a pooled (SID) utterance is one frame, so its chunks
@@ -106,6 +91,58 @@ def dequantise(codes: np.ndarray, scales: np.ndarray) -> np.ndarray:
 SHARD_FRAMES = 1024
 CHUNK_FRAMES = 64
 POOLED_CHUNK_FRAMES = 8
+# The channel scales of a uint8 store: one chunk per shard of frames, CHANNEL_ROWS chunks per file.
+CHANNELS = "channels"
+CHANNEL_ROWS = 64
+
+
+def quantise(block: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """One shard (at most SHARD_FRAMES frames) of float32 `[frames, layers, dim]` -> the uint8
+    storage's (codes uint8 `[frames, layers, dim]`, frame scales float32 `[frames, layers, 2]`
+    = (low, step), channel scales float32 `[layers, dim, 2]` = (low, range)); see above."""
+    block = np.asarray(block, dtype=np.float32)
+    low_c = block.min(axis=0)
+    range_c = _span(low_c, block.max(axis=0))
+    normed = block - low_c  # [0, 1] after the scaling
+    normed *= _reciprocal(range_c)
+    low_f = normed.min(axis=2)
+    step_f = _span(low_f, normed.max(axis=2)) / np.float32(UINT8_LEVELS)
+    normed -= low_f[..., None]
+    normed *= _reciprocal(step_f)[..., None]
+    np.rint(normed, out=normed)
+    np.clip(normed, 0, UINT8_LEVELS, out=normed)
+    return (normed.astype(np.uint8), np.stack([low_f, step_f], axis=-1),
+            np.stack([low_c, range_c], axis=-1))
+
+
+def _span(low: np.ndarray, high: np.ndarray) -> np.ndarray:
+    """high - low in float32, without overflow (values are within STORAGES["uint8"]); a span
+    whose reciprocal would not be finite counts as 0 (a constant: read back as `low`)."""
+    span = (high.astype(np.float64) - low).astype(np.float32)
+    span[span < 1e-30] = 0
+    return span
+
+
+def _reciprocal(span: np.ndarray) -> np.ndarray:
+    return np.divide(1, span, out=np.zeros_like(span), where=span > 0)
+
+
+def dequantise(codes: np.ndarray, scales: np.ndarray, channels: np.ndarray,
+               first_frame: int) -> np.ndarray:
+    """Codes `[frames, layers, dim]` of the frames from `first_frame` on, their frame scales
+    `[frames, layers, 2]`, and the channel scales `[shards, layers, dim, 2]` of the shards they
+    span (from shard first_frame // SHARD_FRAMES on) -> float32 values."""
+    values = np.multiply(codes, scales[..., 1:2], dtype=np.float32)
+    values += scales[..., 0:1]
+    first_shard = first_frame // SHARD_FRAMES
+    last_shard = (first_frame + len(codes) - 1) // SHARD_FRAMES
+    for row, shard in enumerate(range(first_shard, last_shard + 1)):
+        start = max(shard * SHARD_FRAMES - first_frame, 0)
+        stop = min((shard + 1) * SHARD_FRAMES - first_frame, len(codes))
+        values[start:stop] *= channels[row, ..., 1]
+        values[start:stop] += channels[row, ..., 0]
+    return values
+
 
 _TMP_PATTERN = re.compile(r"\.tmp-(?P<host>.+)-(?P<pid>\d+)-(?:new|old)$")
 
@@ -132,6 +169,52 @@ def leftover_paths(path: Path) -> list[Path]:
             continue
         leftovers.append(candidate)
     return leftovers
+
+
+# Snakemake 9.27 removes the whole .snakemake/locks folder when any run ends (persistence/file.py,
+# `_delete_locks`), so a second run in the same folder can then replace a store that a first
+# run's training job is reading (no upstream report found in snakemake/snakemake's issues).
+# The workflow protects its own stores instead: a published store is a symlink `<name>` to its
+# version folder `<name>.v-<store_id>`, which is never modified. Publishing switches the link
+# atomically; readers hold a shared lock on `<version>.readers` while they read; a version is
+# deleted only when no reader holds it. Snakemake deleting the `directory()` output before a
+# rerun removes only the link.
+log = logging.getLogger(__name__)
+
+
+def version_path(path: Path, store_id: str) -> Path:
+    return path.with_name(f"{path.name}.v-{store_id}")
+
+
+def reader_lock_path(version: Path) -> Path:
+    return version.with_name(f"{version.name}.readers")
+
+
+def hold_read_lock(version: Path):
+    """A shared lock on `version`, held until the returned file is closed (or garbage-collected,
+    or the process ends): the version is not deleted while it is held."""
+    handle = open(reader_lock_path(version), "a")  # noqa: SIM115 (the lock lives with the handle)
+    fcntl.flock(handle, fcntl.LOCK_SH)
+    return handle
+
+
+def remove_unused_versions(path: Path) -> None:
+    """Delete the versions of the store at `path` that it no longer links to and nobody reads."""
+    current = Path(os.path.realpath(path)).name
+    for version in sorted(path.parent.glob(f"{_glob_escape(path.name)}.v-*")):
+        if version.name == current or version.name.endswith(".readers"):
+            continue
+        fd = os.open(reader_lock_path(version), os.O_CREAT | os.O_RDWR, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            log.info("keeping %s: a running job still reads it (removed by a later extraction)", version)
+            continue
+        else:
+            shutil.rmtree(version, ignore_errors=True)
+            os.unlink(reader_lock_path(version))
+        finally:
+            os.close(fd)
 
 
 def _glob_escape(name: str) -> str:

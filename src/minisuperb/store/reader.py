@@ -1,5 +1,7 @@
 """Read a feature store: check it is complete and from the wanted model, then random access.
 
+`get` returns float32 whatever the storage: float16 values are cast, uint8 codes dequantised
+with their frame and channel scales (the store's `dtype` attribute says which).
 `FeatureStore` keeps the index (ids and offsets) in memory and opens the zarr arrays lazily in
 each process, so it pickles cheaply into spawn-mode DataLoader workers. Do not use fork-mode
 workers: zarr's event-loop thread does not survive a fork (deadlocks were observed).
@@ -22,10 +24,13 @@ from minisuperb.store.layout import (
     FORMAT_VERSION,
     MARKER,
     METADATA_FILE,
+    CHANNELS,
     READABLE_FORMATS,
     SCALES,
+    SHARD_FRAMES,
     STORAGES,
     dequantise,
+    hold_read_lock,
     leftover_paths,
     sha256,
 )
@@ -42,13 +47,16 @@ def _quiet_zarr():
 class FeatureStore:
     """A published, complete feature store. Create it with `FeatureStore.open`."""
 
-    def __init__(self, path: Path, attrs: dict, index: dict[str, tuple[list[str], np.ndarray]]):
-        self.path = path
+    def __init__(self, path: Path, attrs: dict, index: dict[str, tuple[list[str], np.ndarray]],
+                 files: Path | None = None, read_lock=None):
+        self.path = path  # as the user named it, for messages
+        self.files = files or path  # the version folder it resolved to when opened
+        self._read_lock = read_lock  # held while this object lives (layout.hold_read_lock)
         self.attrs = attrs
         self._index = index
         self._positions = {split: {utt: i for i, utt in enumerate(ids)}
                            for split, (ids, _) in index.items()}
-        self._quantised = attrs["dtype"] == "uint8"
+        self._quantised = attrs.get("dtype") == "uint8"
         self._arrays: dict[str, dict[str, zarr.Array]] = {}
         self._arrays_pid = os.getpid()
 
@@ -57,13 +65,17 @@ class FeatureStore:
         """Open the store at `path`; refuse it if it is missing, unfinished or (when
         `model_hash` is given) written for another model configuration."""
         path = Path(path)
-        attrs = _checked_attrs(path, model_hash)
+        # Resolve the link once and lock that version: a store published meanwhile by another
+        # run switches the link but never touches the version this reader holds.
+        files = Path(os.path.realpath(path))
+        read_lock = hold_read_lock(files) if path.is_symlink() else None
+        attrs = _checked_attrs(files, model_hash, path)
         index = {}
         for split in attrs["splits"]:
             with _damage_reported(path, f"the index of split {split!r}"), _quiet_zarr():
-                group = zarr.open_group(path / split, mode="r")
+                group = zarr.open_group(files / split, mode="r")
                 index[split] = (list(group.attrs["ids"]), np.asarray(group["offsets"][:]))
-        return cls(path, attrs, index)
+        return cls(path, attrs, index, files, read_lock)
 
     @property
     def splits(self) -> list[str]:
@@ -86,8 +98,9 @@ class FeatureStore:
             rows = arrays["features"][start:stop]
             if self._quantised:
                 scales = arrays[SCALES][start:stop]
+                channels = arrays[CHANNELS][start // SHARD_FRAMES : (stop - 1) // SHARD_FRAMES + 1]
         if self._quantised:
-            return dequantise(rows[:, columns], scales[:, columns])
+            return dequantise(rows[:, columns], scales[:, columns], channels[:, columns], start)
         return rows[:, columns].astype(np.float32)
 
     # --- internals ----------------------------------------------------------------------------
@@ -121,15 +134,16 @@ class FeatureStore:
         if self._arrays_pid != os.getpid():  # a forked child: never reuse the parent's handles
             self._arrays, self._arrays_pid = {}, os.getpid()
         if split not in self._arrays:
-            names = ["features", SCALES] if self._quantised else ["features"]
+            names = ["features", SCALES, CHANNELS] if self._quantised else ["features"]
             with _damage_reported(self.path, f"the arrays of split {split!r}"), _quiet_zarr():
-                self._arrays[split] = {name: zarr.open_array(self.path / split / name, mode="r")
+                self._arrays[split] = {name: zarr.open_array(self.files / split / name, mode="r")
                                        for name in names}
         return self._arrays[split]
 
     def __getstate__(self) -> dict:
         state = dict(self.__dict__)
         state["_arrays"] = {}  # zarr handles are reopened in the receiving process
+        state["_read_lock"] = None  # the opening process holds the version for its workers
         return state
 
     def __setstate__(self, state: dict) -> None:
@@ -157,18 +171,19 @@ def _damage_reported(path: Path, what: str):
                          f"{_rebuild_hint(path)}") from error
 
 
-def _checked_attrs(path: Path, model_hash: str | None) -> dict:
+def _checked_attrs(files: Path, model_hash: str | None, path: Path) -> dict:
     """The store's attributes, after checking it is published, complete, of this format, the
-    wanted one, and that every file written is there with its size (and metadata unchanged)."""
-    if not path.is_dir():
+    wanted one, and that every file written is there with its size (and metadata unchanged).
+    `files` is the folder read (the version the link `path` resolved to); messages name `path`."""
+    if not files.is_dir():
         leftovers = leftover_paths(path)
         if leftovers:
             raise StoreError(f"no complete feature store at {path}: only the partial store "
                              f"{leftovers[0]} of an interrupted extraction exists. "
                              f"{_rebuild_hint(path)}")
         raise StoreError(f"no feature store at {path}. {_rebuild_hint(path)}")
-    attrs = _read_json(path, METADATA_FILE).get("attributes", {})
-    if not (path / MARKER).is_file() or attrs.get("complete") is not True:
+    attrs = _read_json(files, METADATA_FILE).get("attributes", {})
+    if not (files / MARKER).is_file() or attrs.get("complete") is not True:
         raise StoreError(f"the feature store {path} is incomplete (no completion marker): it was "
                          f"not written by a finished extraction. {_rebuild_hint(path)}")
     version = attrs.get("format_version")
@@ -188,23 +203,23 @@ def _checked_attrs(path: Path, model_hash: str | None) -> dict:
             f"the feature store {path} holds features of model {attrs.get('model')!r} with "
             f"config hash {attrs.get('model_hash')}, but hash {model_hash} was wanted: the "
             f"model's configuration changed since extraction. {_rebuild_hint(path)}")
-    _check_files(path, _read_json(path, MARKER).get("files", {}))
+    _check_files(files, _read_json(files, MARKER).get("files", {}), path)
     return attrs
 
 
-def _check_files(path: Path, listed: dict[str, dict]) -> None:
+def _check_files(files: Path, listed: dict[str, dict], path: Path) -> None:
     """zarr reads a missing chunk file as zeros, and metadata has no checksum: compare both
     with what the writer recorded. One `stat` per file (a shard holds 1024 frames)."""
     damaged = [] if listed else [f"its completion marker {MARKER} lists no files"]
     for name, recorded in listed.items():
         try:
-            size = (path / name).stat().st_size
+            size = (files / name).stat().st_size
         except FileNotFoundError:
             damaged.append(f"{name} is missing")
             continue
         if size != recorded["bytes"]:
             damaged.append(f"{name} has {size} bytes, not {recorded['bytes']}")
-        elif "sha256" in recorded and sha256(path / name) != recorded["sha256"]:
+        elif "sha256" in recorded and sha256(files / name) != recorded["sha256"]:
             damaged.append(f"{name} was modified")
     if damaged:
         more = f" and {len(damaged) - 5} more" if len(damaged) > 5 else ""

@@ -1,5 +1,8 @@
 """Write a feature store: buffer whole shards, write each once, publish by rename when complete.
 
+The values are kept as float16, or (`storage="uint8"`) as 8-bit codes with per-shard channel and
+per-frame scales (see `minisuperb.store.layout`); a uint8 split gathers a shard of frames in
+float32 (40 MB for 13 x 768, 105 MB for 25 x 1024) and quantises it whole.
 A store only appears at its final path, with its completion marker, once every split, the index
 and the attributes are on disk; a `kill -9` at any point leaves at most a temporary sibling, which
 readers ignore and the next writer for that path deletes.
@@ -23,6 +26,8 @@ from minisuperb.store.errors import StoreError
 from minisuperb.store.layout import (
     CODECS,
     DEFAULT_CODEC,
+    CHANNEL_ROWS,
+    CHANNELS,
     DEFAULT_STORAGE,
     FORMAT_VERSION,
     MARKER,
@@ -35,7 +40,9 @@ from minisuperb.store.layout import (
     file_list,
     leftover_paths,
     quantise,
+    remove_unused_versions,
     temporary_path,
+    version_path,
 )
 
 log = logging.getLogger(__name__)
@@ -48,74 +55,115 @@ RESERVED_ATTRS = frozenset(
 )
 
 
+class _Appender:
+    """One array of a split, grown along its first axis: rows fill a buffer of one zarr shard,
+    which goes to disk in one write when full (a partial write to a shard rewrites the shard)."""
+
+    def __init__(self, group: zarr.Group, name: str, row_shape: tuple, dtype: str,
+                 chunk_rows: int, shard_rows: int, codec: str):
+        self.array = group.create_array(
+            name,
+            shape=(0, *row_shape),
+            chunks=(chunk_rows, *row_shape),
+            shards=(shard_rows, *row_shape),
+            dtype=dtype,
+            compressors=compressors(codec, np.dtype(dtype).itemsize),
+            fill_value=0,
+        )
+        self.buffer = np.empty((shard_rows, *row_shape), dtype=dtype)
+        self.rows = 0
+
+    def append(self, rows: np.ndarray) -> None:
+        done = 0
+        while done < len(rows):
+            count = min(len(self.buffer) - self.rows, len(rows) - done)
+            # Assigning float32 into a float16 buffer is the cast: no extra copy.
+            self.buffer[self.rows : self.rows + count] = rows[done : done + count]
+            self.rows += count
+            done += count
+            if self.rows == len(self.buffer):
+                self.flush()
+
+    def flush(self) -> None:
+        """Append the buffer: one whole shard, or the last, partial one at close."""
+        if not self.rows:
+            return
+        start = self.array.shape[0]
+        self.array.resize((start + self.rows, *self.array.shape[1:]))
+        self.array[start:] = self.buffer[: self.rows]
+        self.rows = 0
+
+    @property
+    def buffered_bytes(self) -> int:
+        return self.rows * self.buffer[0].nbytes
+
+
 class _SplitWriter:
-    """One split: rows fill shard-sized buffers, which go to disk in one write when full: the
-    features, and for the uint8 storage their scales, frame-aligned with them."""
+    """One split. float16: rows go straight to the features' shard buffer. uint8: rows gather in
+    a float32 shard of frames, quantised as a whole when full (its channel stage spans it), then
+    its codes, frame scales and channel scales are appended."""
 
     def __init__(self, group: zarr.Group, split: str, num_layers: int, dim: int, pooled: bool,
                  codec: str, storage: str):
         self.group = group.create_group(split)
         self.codec = codec
+        chunk = chunk_frames(pooled)
+        self.features = _Appender(self.group, "features", (num_layers, dim), storage, chunk,
+                                  SHARD_FRAMES, codec)
         self.quantised = storage == "uint8"
-        # name -> (per-frame shape, dtype)
-        arrays = {"features": ((num_layers, dim), storage)}
         if self.quantised:
-            arrays[SCALES] = ((num_layers, 2), "float32")
-        self.arrays = {
-            name: self.group.create_array(
-                name,
-                shape=(0, *shape),
-                chunks=(chunk_frames(pooled), *shape),
-                shards=(SHARD_FRAMES, *shape),
-                dtype=dtype,
-                compressors=compressors(codec, np.dtype(dtype).itemsize),
-                fill_value=0,
-            )
-            for name, (shape, dtype) in arrays.items()
-        }
-        self.buffers = {name: np.empty((SHARD_FRAMES, *shape), dtype=dtype)
-                        for name, (shape, dtype) in arrays.items()}
+            self.scales = _Appender(self.group, SCALES, (num_layers, 2), "float32", chunk,
+                                    SHARD_FRAMES, codec)
+            self.channels = _Appender(self.group, CHANNELS, (num_layers, dim, 2), "float32", 1,
+                                      CHANNEL_ROWS, codec)
+            self.pending = np.empty((SHARD_FRAMES, num_layers, dim), dtype=np.float32)
+            self.pending_frames = 0
         self.ids: list[str] = []
         self.known_ids: set[str] = set()
         self.offsets = [0]
-        self.buffered_frames = 0
 
     def add(self, utt_id: str, rows: np.ndarray) -> None:
         self.ids.append(utt_id)
         self.known_ids.add(utt_id)
         self.offsets.append(self.offsets[-1] + len(rows))
-        # float16: assigning float32 into the float16 buffer is the cast, no extra copy.
-        parts = dict(zip(self.buffers, quantise(rows))) if self.quantised else {"features": rows}
+        if not self.quantised:
+            self.features.append(rows)
+            return
         done = 0
         while done < len(rows):
-            count = min(SHARD_FRAMES - self.buffered_frames, len(rows) - done)
-            for name, part in parts.items():
-                self.buffers[name][self.buffered_frames : self.buffered_frames + count] = \
-                    part[done : done + count]
-            self.buffered_frames += count
+            count = min(SHARD_FRAMES - self.pending_frames, len(rows) - done)
+            self.pending[self.pending_frames : self.pending_frames + count] = \
+                rows[done : done + count]
+            self.pending_frames += count
             done += count
-            if self.buffered_frames == SHARD_FRAMES:
-                self._write_buffers()
+            if self.pending_frames == SHARD_FRAMES:
+                self._quantise_pending()
 
     def finish(self) -> None:
-        if self.buffered_frames:
-            self._write_buffers()
+        if self.quantised:
+            self._quantise_pending()
+            self.scales.flush()
+            self.channels.flush()
+        self.features.flush()
         self.group.create_array("offsets", data=np.asarray(self.offsets, dtype=np.int64),
                                 compressors=compressors(self.codec, 8))
         self.group.attrs["ids"] = self.ids
 
-    def _write_buffers(self) -> None:
-        """Append the buffers: one whole shard each, or the last, partial ones at close."""
-        for name, array in self.arrays.items():
-            start = array.shape[0]
-            stop = start + self.buffered_frames
-            array.resize((stop, *array.shape[1:]))
-            array[start:stop] = self.buffers[name][: self.buffered_frames]
-        self.buffered_frames = 0
+    def _quantise_pending(self) -> None:
+        """Quantise the gathered shard of frames (whole, or the split's last, partial one)."""
+        if not self.pending_frames:
+            return
+        codes, scales, channels = quantise(self.pending[: self.pending_frames])
+        self.features.append(codes)
+        self.scales.append(scales)
+        self.channels.append(channels[None])
+        self.pending_frames = 0
 
     @property
     def buffered_bytes(self) -> int:
-        return self.buffered_frames * sum(buffer[0].nbytes for buffer in self.buffers.values())
+        pending = self.pending_frames * self.pending[0].nbytes if self.quantised else 0
+        appenders = [self.features, *([self.scales, self.channels] if self.quantised else [])]
+        return pending + sum(appender.buffered_bytes for appender in appenders)
 
 
 class StoreWriter:
@@ -159,7 +207,8 @@ class StoreWriter:
     # --- public API ---------------------------------------------------------------------------
 
     def add(self, split: str, utt_id: str, features) -> None:
-        """Append one utterance `[frames, layers, dim]` (float32/16) to `split`."""
+        """Append one utterance `[frames, layers, dim]` (float32/16) to `split`; NaN, inf and
+        values beyond the storage's range are refused."""
         self._check_open()
         rows = self._checked_rows(split, utt_id, features)
         self._guarded(f"write {split}/{utt_id}", self._append, split, utt_id, rows)
@@ -250,13 +299,20 @@ class StoreWriter:
         (self.tmp_path / MARKER).write_text(json.dumps(marker) + "\n")
 
     def _publish(self) -> None:
-        """Swap the new store in: move the old one aside first, so a kill between the two
-        renames leaves no store at `path` rather than a mix; the old one is then deleted."""
+        """Move the finished store to its version folder and switch the link at `path` to it in
+        one rename (see layout.py: readers of the previous version keep it until they finish).
+        A store published in place by an older minisuperb is moved aside first, so a kill
+        between the renames leaves no store at `path` rather than a mix."""
+        version = version_path(self.path, self.attrs["store_id"])
+        os.replace(self.tmp_path, version)
+        link = temporary_path(self.path, "link")
+        os.symlink(version.name, link)
         old = temporary_path(self.path, "old")
-        if self.path.exists() or self.path.is_symlink():
+        if self.path.is_dir() and not self.path.is_symlink():
             os.replace(self.path, old)
-        os.replace(self.tmp_path, self.path)
+        os.replace(link, self.path)
         shutil.rmtree(old, ignore_errors=True)
+        remove_unused_versions(self.path)
 
     # --- errors -------------------------------------------------------------------------------
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from minisuperb.catalog import TASK_NAMES
-from minisuperb.config import json_object
+from minisuperb.config import json_object, seed
 from minisuperb.errors import MinisuperbError
 from minisuperb.runtime import set_threads
 
@@ -35,7 +35,7 @@ def register(subparsers) -> None:
         description="Build a tiny random HuBERT or wav2vec 2.0 and save_pretrained it.")
     demo.add_argument("--kind", required=True, choices=["hubert", "wav2vec2"])
     demo.add_argument("--out", required=True, help="directory to write")
-    demo.add_argument("--seed", type=int, default=0)
+    demo.add_argument("--seed", type=seed, default=0)
     demo.add_argument("--layers", type=int, default=2, help="transformer layers")
     demo.add_argument("--dim", type=int, default=64, help="hidden size")
     demo.add_argument("--threads", type=int, default=1)

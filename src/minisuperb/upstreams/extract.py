@@ -35,6 +35,7 @@ from minisuperb.errors import MinisuperbError
 from minisuperb.files import write_json_atomic
 from minisuperb.runtime import resolve_device
 from minisuperb.store import StoreWriter
+from minisuperb.store.layout import DEFAULT_STORAGE, STORAGES
 from minisuperb.upstreams.base import Upstream
 from minisuperb.upstreams.macs import count_macs
 from minisuperb.upstreams.registry import load_upstream, model_hash
@@ -239,6 +240,14 @@ def precision_of(entry: dict, model: str) -> str:
     return precision
 
 
+def storage_of(entry: dict, model: str) -> str:
+    """How the store keeps the values (a model entry's `storage`; see minisuperb.store.layout)."""
+    storage = entry.get("storage", DEFAULT_STORAGE)
+    if storage not in STORAGES:
+        raise MinisuperbError(f"model {model!r}: storage {storage!r} is not one of {list(STORAGES)}.")
+    return storage
+
+
 # --- the job -------------------------------------------------------------------------------------
 
 
@@ -248,6 +257,7 @@ def extract(model: str, entry: dict, task: str, manifest_dir: str | Path, ids_pa
     """Extract every utterance of `ids_path` into the store `out`; write and return the summary."""
     started = time.perf_counter()
     precision = precision_of(entry, model)
+    storage = storage_of(entry, model)
     utterances = read_utterances(manifest_dir, ids_path)
     upstream = load_upstream(entry, where=f"model {model!r}")
     check_lengths(utterances, upstream.min_samples, model)
@@ -262,7 +272,7 @@ def extract(model: str, entry: dict, task: str, manifest_dir: str | Path, ids_pa
 
     with StoreWriter(out, model, model_hash(entry), upstream.num_layers, upstream.dim,
                      upstream.frame_rate, pooled=TASKS[task].pooled,
-                     attrs={"task": task, "loader": entry["loader"]}) as writer:
+                     attrs={"task": task, "loader": entry["loader"]}, storage=storage) as writer:
         loop_started = time.perf_counter()
         probe_difference, probed = _probe(runner, utterances, upstream.min_samples)
         for utterance, features in probed.items():

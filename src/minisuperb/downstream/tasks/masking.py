@@ -189,7 +189,7 @@ class MaskingTask(DownstreamTask):
         self.frame_rate = float(store_attrs["frame_rate"])
         self.recipe = {key: self.choice(key) for key in CHOICES}
         self.transform = self.stft()
-        self.repeat = self.feature_repeat()  # validated here, so a wrong frame rate fails before training
+        self.feature_step = frame_hop(self.frame_rate)
 
     # --- task specifics ---
     def reference_paths(self, record: dict) -> list[str]:
@@ -223,19 +223,12 @@ class MaskingTask(DownstreamTask):
         hop = frame_hop(self.frame_rate) if hop is None else int(hop)
         return Stft(int(self.setting("n_fft")), int(self.setting("win_length")), hop)
 
-    def feature_repeat(self) -> int:
-        """How many times each feature frame is repeated to reach the STFT hop: 20 ms features
-        twice for a 10 ms hop (s3prl v2 asserts a 160 or 320 sample upstream step; any whole
-        multiple of the hop works the same way)."""
-        feature_step, stft_hop = frame_hop(self.frame_rate), self.transform.hop_length
-        if feature_step % stft_hop:
-            raise MinisuperbError(
-                f"{self.name} repeats each feature frame to reach the STFT hop of {stft_hop} samples, so "
-                f"the feature step must be a whole multiple of it; this store's frame rate "
-                f"{self.frame_rate} Hz gives {feature_step} samples. Use an upstream with a 10 or 20 ms "
-                f"frame step, or change hop_length in the {self.name} settings (null: the feature step)."
-            )
-        return feature_step // stft_hop
+    def upsample(self, features: np.ndarray) -> np.ndarray:
+        """Feature frames at the STFT hop: each STFT frame takes the feature frame that starts at or
+        before it. For a step that is a whole multiple of the hop this is s3prl v2's repetition
+        (20 ms features twice for a 10 ms hop); other steps (Silero's 32 ms) work the same way."""
+        frames = -(-len(features) * self.feature_step // self.transform.hop_length)
+        return features[np.arange(frames) * self.transform.hop_length // self.feature_step]
 
     def targets(self, mixture: Tensor, references: Tensor) -> Tensor:
         """Target magnitudes [S, T, F] from the input spectrum [T, F] and the references' [S, T, F]."""
@@ -254,7 +247,7 @@ class MaskingTask(DownstreamTask):
         mixture_spectrum = self.transform.analyse(torch.from_numpy(mixture))
         reference_spectra = torch.stack([self.transform.analyse(torch.from_numpy(wav)) for wav in references])
         aligned = match_frames(
-            np.repeat(features, self.repeat, axis=0), mixture_spectrum.shape[0], record["id"]
+            self.upsample(features), mixture_spectrum.shape[0], record["id"]
         )
         return {
             "id": record["id"],
