@@ -154,7 +154,7 @@ REDUCED_DEMO = {
     },
 }
 CANCELLED_RUN = "results/downstream/demo/paper/seed42/train1337/fbank/asr"
-CANCELLED_COMMENT = re.compile(r"rule_train_wildcards_demo_paper_42_fbank_asr")
+CANCELLED_COMMENT = re.compile(r"rule_train_wildcards_demo_paper_42_1337_fbank_asr")
 
 
 @dataclass
