@@ -4,11 +4,9 @@ model hash, passed by the extraction job to the store, per task too."""
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import numpy as np
 import pytest
-import soundfile as sf
 import torch
 
 from minisuperb.config import validate_section
@@ -19,6 +17,7 @@ from minisuperb.upstreams import load_upstream, model_hash
 from minisuperb.upstreams.demo_models import build_demo_model
 from minisuperb.upstreams.extract import extract
 from minisuperb.upstreams.registry import feature_settings, task_entry
+from test_extract import write_task
 
 LENGTHS = {"train": [4000, 16000, 7200, 12345], "dev": [5000], "test": [6400, 20000]}
 
@@ -29,29 +28,8 @@ def hubert_entry(tmp_path_factory):
     return {"loader": "transformers", "path": str(path), "reference": None}
 
 
-def write_task(root: Path) -> tuple[Path, Path]:
-    """Manifests `<root>/manifest/<split>.jsonl` and `<root>/extract.txt`, like the data stage."""
-    rng = np.random.default_rng(0)
-    lines = []
-    for split, lengths in LENGTHS.items():
-        records = []
-        for index, length in enumerate(lengths):
-            utt_id = f"{split}-{index:03d}"
-            path = root / "wav" / f"{utt_id}.wav"
-            path.parent.mkdir(parents=True, exist_ok=True)
-            sf.write(path, (0.1 * rng.standard_normal(length)).astype(np.float32), 16000)
-            records.append({"id": utt_id, "path": str(path), "num_samples": length, "sample_rate": 16000,
-                            "speaker": "s1"})
-            lines.append(f"{split}\t{utt_id}")
-        manifest = root / "manifest" / f"{split}.jsonl"
-        manifest.parent.mkdir(parents=True, exist_ok=True)
-        manifest.write_text("".join(json.dumps(r, sort_keys=True) + "\n" for r in records))
-    (root / "extract.txt").write_text("\n".join(lines) + "\n")
-    return root / "manifest", root / "extract.txt"
-
-
 def run_extract(tmp_path, entry, task="asr"):
-    manifest_dir, ids = write_task(tmp_path / "data")
+    manifest_dir, ids = write_task(tmp_path / "data", LENGTHS)
     out = tmp_path / "features" / f"{task}.zarr"
     summary = extract("m", entry, task, manifest_dir, ids, out, out.with_suffix(".json"), batch_seconds=2.0,
                       device="cpu")
