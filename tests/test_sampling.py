@@ -33,13 +33,15 @@ def speakers_of(ids: list[str]) -> Counter:
 @pytest.mark.parametrize(
     "name, rule",
     [("frac0.05", Rule("fraction", 0.05)), ("frac1", Rule("fraction", 1.0)), ("k11", Rule("k", 11)),
-     ("n1400", Rule("count", 1400)), ("full", Rule("all"))],
+     ("n1400", Rule("count", 1400)), ("full", Rule("all")), ("min2", Rule("minutes", 2.0)),
+     ("min0.5", Rule("minutes", 0.5))],
 )
 def test_sampling_names_parse(name, rule):
     assert parse_sampling(name) == rule
 
 
-@pytest.mark.parametrize("name", ["frac0", "frac1.5", "frac0.1.2", "k0", "n0", "half", "k", "paper2"])
+@pytest.mark.parametrize("name", ["frac0", "frac1.5", "frac0.1.2", "k0", "n0", "half", "k", "paper2", "min0", "min",
+                                  "min1.2.3"])
 def test_bad_sampling_names_fail_with_the_accepted_forms(name):
     with pytest.raises(MinisuperbError, match=f"sampling '{name}'.*|unknown sampling '{name}'"):
         parse_sampling(name)
@@ -174,3 +176,28 @@ def test_subsample_command_reads_the_given_lists_and_names_a_missing_one(tmp_pat
     settings["ids"]["dev"] = str(tmp_path / "missing.txt")
     assert cli.main([*args, json.dumps(settings)]) == 2
     assert "id list sampling.paper.se.ids.dev" in capsys.readouterr().err
+
+
+def timed(seconds: dict[str, float]) -> list[dict]:
+    return [{"id": utt_id, "speaker": utt_id[0], "num_samples": int(value * 16000)} for utt_id, value in seconds.items()]
+
+
+def test_minutes_take_utterances_in_key_order_until_the_audio_reaches_m_minutes():
+    train = timed({f"s{i:03d}": 20.0 + i % 7 for i in range(40)})  # 20-26 s each, ~15 minutes
+    data = {"train": train, "dev": manifest({"d": 5}, "dev"), "test": manifest({"t": 3}, "test")}
+    seconds = {r["id"]: r["num_samples"] / 16000 for r in train}
+    one, two = (subsample(data, name, 3, {}, "asr")["train"] for name in ("min1", "min2"))
+    for chosen, minutes in ((one, 1), (two, 2)):
+        total = sum(seconds[i] for i in chosen)
+        assert total >= 60 * minutes and total - min(seconds[i] for i in chosen) < 60 * minutes + 26
+    assert set(one) < set(two)  # nested for one seed
+    assert one == subsample(data, "min1", 3, {}, "asr")["train"]  # deterministic
+    assert one != subsample(data, "min1", 4, {}, "asr")["train"]
+    assert len(subsample(data, "min2", 3, {}, "asr")["test"]) == 3
+
+
+def test_minutes_beyond_the_split_fail_with_what_is_available():
+    data = {"train": timed({"a1": 30.0, "a2": 30.0}), "dev": manifest({"d": 2}, "dev"), "test": manifest({"t": 2}, "test")}
+    assert len(subsample(data, "min1", 0, {}, "asr")["train"]) == 2
+    with pytest.raises(MinisuperbError, match="asks for 1.5 minutes of audio but the split has only 1.00"):
+        subsample(data, "min1.5", 0, {}, "asr")

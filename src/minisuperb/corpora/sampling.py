@@ -7,7 +7,9 @@ Sampling names (the `{sampling}` wildcard):
 - `full`: every utterance of every split;
 - `frac<F>`: a fraction 0 < F <= 1 of train, stratified per speaker;
 - `k<K>`: few-shot, K utterances of every speaker (SS: the speaker of source 1 is a mixture's class);
-- `n<N>`: N utterances of train.
+- `n<N>`: N utterances of train;
+- `min<M>`: M minutes of train audio (e.g. `min2`, `min0.5`): utterances in key order until their
+  audio reaches M minutes (the one that crosses the line included), for few-shot ASR.
 Dev gets the paper's dev count (`sampling.paper.<task>.dev`, SE 300 and SS 1,000; ASR and SID use
 their full dev sets) under every sampling but `full`; test is always full.
 
@@ -19,7 +21,8 @@ reference"). A given list is the same for every seed, and each of its ids must b
 Determinism: candidates are sorted by id and each gets one key from a numpy Generator seeded by
 (seed, split); a selection takes the smallest keys (per speaker where stratified). The output
 does not depend on manifest order or machine, and with one seed, smaller samples are subsets of
-larger ones (n100 within n200, k5 within k10), which keeps sweeps cheap to extract.
+larger ones (n100 within n200, k5 within k10, min1 within min2), which keeps sweeps cheap to
+extract.
 """
 
 from __future__ import annotations
@@ -37,12 +40,13 @@ from minisuperb.corpora.audio import TARGET_RATE
 from minisuperb.errors import MinisuperbError
 
 # The {sampling} wildcard's constraint in rules/data.smk, too.
-SAMPLING_WILDCARD = r"paper|full|frac[0-9.]+|k[0-9]+|n[0-9]+"
+SAMPLING_WILDCARD = r"paper|full|frac[0-9.]+|k[0-9]+|n[0-9]+|min[0-9.]+"
 
 
 @dataclass(frozen=True)
 class Rule:
-    """How to draw one split: `kind` is all, fraction, k (per speaker), count, or ids (a given list)."""
+    """How to draw one split: `kind` is all, fraction, k (per speaker), count, minutes (of audio),
+    or ids (a given list)."""
 
     kind: str
     value: float = 0
@@ -56,10 +60,18 @@ def parse_sampling(name: str) -> Rule:
     """The train rule of a non-paper sampling name."""
     if name == "paper" or not re.fullmatch(SAMPLING_WILDCARD, name):
         raise MinisuperbError(
-            f"unknown sampling '{name}'. Use paper, full, frac<F> (0 < F <= 1), k<K> or n<N>."
+            f"unknown sampling '{name}'. Use paper, full, frac<F> (0 < F <= 1), k<K>, n<N> or min<M>."
         )
     if name == "full":
         return ALL
+    if name.startswith("min"):
+        try:
+            minutes = float(name[3:])
+        except ValueError:
+            minutes = -1.0
+        if not minutes > 0:
+            raise MinisuperbError(f"sampling '{name}': the minutes must be a number above 0, e.g. min2 or min0.5.")
+        return Rule("minutes", minutes)
     if name.startswith("frac"):
         try:
             fraction = float(name[4:])
@@ -127,6 +139,8 @@ def draw(records: list[dict], rule: Rule, rng: np.random.Generator, where: str) 
                 "Lower the count (the sampling name, or sampling.paper in the config)."
             )
         return sorted(_smallest_keys(ids, key, int(rule.value)))
+    if rule.kind == "minutes":
+        return _first_minutes(records, key, rule.value, where)
     by_speaker = _group_by_speaker(records)
     if rule.kind == "k":
         quotas = _per_speaker_quotas(by_speaker, int(rule.value), where)
@@ -148,6 +162,24 @@ def _given(ids: list[str], given: tuple[str, ...], where: str) -> list[str]:
         repeated = next(utt_id for utt_id, count in Counter(given).items() if count > 1)
         raise MinisuperbError(f"{where}: the given id list names {repeated!r} more than once; list each id once.")
     return sorted(given)
+
+
+def _first_minutes(records: list[dict], key: dict[str, float], minutes: float, where: str) -> list[str]:
+    """The ids in key order up to the first whose audio brings the total to `minutes` (so a larger
+    M extends a smaller M's prefix)."""
+    samples = {record["id"]: record["num_samples"] for record in records}
+    wanted, total, chosen = minutes * 60 * TARGET_RATE, 0, []
+    for utt_id in sorted(samples, key=lambda utt_id: (key[utt_id], utt_id)):
+        if total >= wanted:
+            return sorted(chosen)
+        chosen.append(utt_id)
+        total += samples[utt_id]
+    if total < wanted:
+        raise MinisuperbError(
+            f"{where}: asks for {minutes:g} minutes of audio but the split has only {total / TARGET_RATE / 60:.2f}. "
+            "Lower the minutes (the sampling name)."
+        )
+    return sorted(chosen)
 
 
 def _smallest_keys(ids: list[str], key: dict[str, float], count: int) -> list[str]:
