@@ -20,7 +20,7 @@ import numpy as np
 import soundfile as sf
 
 from minisuperb.catalog import SPLITS
-from minisuperb.corpora.manifest import write_ids, write_manifest
+from minisuperb.corpora.manifest import write_manifest, write_subset
 from minisuperb.downstream.loop import RunSpec, Trainer
 from minisuperb.downstream.protocols import resolve_settings
 from minisuperb.runtime import set_threads
@@ -80,7 +80,8 @@ def synthetic_task(root: Path, task: str, upstream: str, seconds: tuple[float, f
                 records[split].append(record)
     for split, split_records in records.items():
         write_manifest(split_records, root / "data" / task / "manifest" / f"{split}.jsonl")
-        write_ids([r["id"] for r in split_records], root / "data" / task / "subsets" / f"{split}.txt")
+    write_subset({split: [r["id"] for r in split_records] for split, split_records in records.items()},
+                 root / "data" / task / "subsets")
     return FeatureStore.open(store_path), records
 
 

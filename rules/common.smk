@@ -7,6 +7,7 @@ import json
 import os
 
 from minisuperb.catalog import SPLITS
+from minisuperb.corpora.manifest import SUBSET_RECORD
 from minisuperb.corpora.sampling import parse_sampling
 from minisuperb.downstream.protocols import PRESETS_PATH, load_presets, resolve_settings
 from minisuperb.errors import MinisuperbError
@@ -43,7 +44,10 @@ def manifests(task="{task}"):
 
 
 def subset_lists(task="{task}", sampling="{sampling}", seed="{seed}"):
-    return [f"{RESULTS}/data/{task}/subsets/{sampling}/seed{seed}/{split}.txt" for split in SPLITS]
+    """The subset folder's files: a list per split, then the record of their lengths and sha256
+    (SUBSET_RECORD) that every reader checks the lists against."""
+    folder = f"{RESULTS}/data/{task}/subsets/{sampling}/seed{seed}"
+    return [*(f"{folder}/{split}.txt" for split in SPLITS), f"{folder}/{SUBSET_RECORD}"]
 
 
 def extract_list(task="{task}"):

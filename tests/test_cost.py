@@ -8,6 +8,7 @@ import torch
 
 from minisuperb.cli import run as cli
 from minisuperb.corpora.audio import TARGET_RATE
+from minisuperb.corpora.manifest import write_subset
 from minisuperb.downstream.protocols import resolve_settings
 from minisuperb.errors import MinisuperbError
 from minisuperb.report import cost
@@ -143,18 +144,17 @@ def test_subset_seconds_from_stats_equal_the_manifest_samples(tmp_path):
     lengths = {"train": [16000, 32000, 8000, 12345], "dev": [16000, 7], "test": [48000, 99999]}
     task_dir = tmp_path / "asr"
     (task_dir / "manifest").mkdir(parents=True)
-    expected = {}
-    for seed in (1, 2):
-        (task_dir / "subsets" / "paper" / f"seed{seed}").mkdir(parents=True)
-        expected[seed] = 0.0
+    expected = {seed: 0.0 for seed in (1, 2)}
+    subsets = {seed: {} for seed in expected}
     for split, samples in lengths.items():
         records = [{"id": f"{split}{i}", "num_samples": n} for i, n in enumerate(samples)]
         (task_dir / "manifest" / f"{split}.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
         for seed in expected:
             chosen = records[seed - 1:seed + 1]  # two utterances, different per seed
-            (task_dir / "subsets" / "paper" / f"seed{seed}" / f"{split}.txt").write_text(
-                "".join(r["id"] + "\n" for r in chosen))
+            subsets[seed][split] = [r["id"] for r in chosen]
             expected[seed] += sum(r["num_samples"] for r in chosen) / TARGET_RATE
+    for seed, subset in subsets.items():
+        write_subset(subset, task_dir / "subsets" / "paper" / f"seed{seed}")
     cli(["extract-list", "--manifest-dir", str(task_dir / "manifest"), "--subset-dirs",
          str(task_dir / "subsets" / "paper" / "seed1"), str(task_dir / "subsets" / "paper" / "seed2"),
          "--out", str(task_dir / "extract.txt"), "--stats", str(task_dir / "stats.json")])

@@ -4,6 +4,7 @@ its rules through a Snakemake dry run on corpora written in the real layouts."""
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -12,6 +13,8 @@ import yaml
 from corpus_fixtures import write_all
 from minisuperb.cli import main
 from minisuperb.config import validate_config
+from minisuperb.corpora.manifest import SUBSET_RECORD, read_subset_list, write_subset
+from minisuperb.downstream.data import load_split
 from minisuperb.errors import MinisuperbError
 from snakemake_api import dry_run
 
@@ -140,11 +143,62 @@ def test_bad_sampling_and_short_speakers_fail_cleanly(tmp_path, capsys, corpora)
 def test_stale_subset_list_fails_cleanly(tmp_path, capsys, corpora):
     manifest = prepare("ss", corpora["ss"], tmp_path / "manifest")
     folder = sample("ss", manifest, "full", 1, tmp_path / "full" / "seed1")
-    with (folder / "dev.txt").open("a") as handle:
-        handle.write("not-an-utterance\n")
+    subset = {split: read_subset_list(folder, split) for split in SPLITS}
+    write_subset({**subset, "dev": [*subset["dev"], "not-an-utterance"]}, folder)  # its record agrees
     err = fails(capsys, "extract-list", "--manifest-dir", str(manifest), "--subset-dirs", str(folder),
                 "--out", str(tmp_path / "extract.txt"), "--stats", str(tmp_path / "stats.json"))
     assert "not in the manifest" in err and "full/seed1 dev" in err
+
+
+def _cut_at_a_line_end(path: Path) -> None:
+    lines = path.read_text().splitlines(keepends=True)
+    path.write_text("".join(lines[: len(lines) // 2]))
+
+
+def _cut_mid_line(path: Path) -> None:
+    path.write_bytes(path.read_bytes()[:-3])
+
+
+def _one_id_replaced(path: Path) -> None:
+    lines = path.read_text().splitlines(keepends=True)
+    path.write_text("".join([*lines[:-1], "someone-else\n"]))
+
+
+def _record_deleted(path: Path) -> None:
+    (path.parent / SUBSET_RECORD).unlink()
+
+
+def _record_cut(path: Path) -> None:
+    record = path.parent / SUBSET_RECORD
+    record.write_bytes(record.read_bytes()[:20])
+
+
+@pytest.mark.parametrize("damage, problem, damaged_file", [
+    (_cut_at_a_line_end, r"is damaged: it lists {half} ids, but `subsample` wrote {whole} \(as lists.json beside it records\)",
+     "train.txt"),
+    (_cut_mid_line, r"is damaged: its last line \('.*'\) has no newline", "train.txt"),
+    (_one_id_replaced, r"is damaged: its ids differ from the ones `subsample` wrote", "train.txt"),
+    (_record_deleted, r"does not exist: it records the length and checksum of each subset list", SUBSET_RECORD),
+    (_record_cut, r"is damaged: it is not valid JSON", SUBSET_RECORD),
+])
+def test_a_damaged_subset_list_is_refused_by_every_reader(tmp_path, capsys, corpora, damage, problem, damaged_file):
+    """extract-list and training read the lists through one check against the record
+    `subsample` writes: a list cut at a line end (a shorter, valid list) is refused too."""
+    manifest = prepare("asr", corpora["asr"], tmp_path / "manifest")
+    folder = sample("asr", manifest, "full", 1, tmp_path / "full" / "seed1")
+    whole = json.loads((folder / SUBSET_RECORD).read_text())["train"]["ids"]
+    assert whole == len(read_subset_list(folder, "train")) >= 2
+    damage(folder / "train.txt")
+    problem = problem.format(half=whole // 2, whole=whole)
+    expected = rf"{re.escape(str(folder / damaged_file))} .*{problem}.*snakemake data --forcerun prepare"
+
+    err = fails(capsys, "extract-list", "--manifest-dir", str(manifest), "--subset-dirs", str(folder),
+                "--out", str(tmp_path / "extract.txt"), "--stats", str(tmp_path / "stats.json"))
+    assert re.search(expected, " ".join(err.split())), err
+    assert not (tmp_path / "extract.txt").exists()
+    with pytest.raises(MinisuperbError) as refused:
+        load_split(manifest, folder, "train")
+    assert re.search(expected, str(refused.value)), refused.value
 
 
 # --- rules: Snakemake dry runs -------------------------------------------------------------------

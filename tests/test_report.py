@@ -17,6 +17,7 @@ import yaml
 from minisuperb import catalog
 from minisuperb.cli import main
 from minisuperb.cli import run as cli
+from minisuperb.corpora.manifest import write_subset
 from minisuperb.errors import MinisuperbError
 from minisuperb.report.build import OUTPUTS
 from minisuperb.report.commands import report_settings
@@ -60,6 +61,7 @@ def write_data(root):
     """Manifests (2 s utterances), subset lists of the runs, and the stats.json the report reads
     (by the data stage's own `extract-list`)."""
     for task in TASKS:
+        subsets = {}
         for split, count in (("train", 6), ("dev", 2), ("test", 2)):
             records = [{"id": f"{split}{i}", "num_samples": 32000, "sample_rate": 16000} for i in range(count)]
             manifest = root / "data" / task / "manifest" / f"{split}.jsonl"
@@ -67,9 +69,9 @@ def write_data(root):
             manifest.write_text("".join(json.dumps(r) + "\n" for r in records))
             for sampling, seed, keep in (("paper", 1, 3), ("paper", 2, 3), ("full", 1, count), ("full", 2, count)):
                 ids = [r["id"] for r in records][: keep if split == "train" else count]
-                subset = root / "data" / task / "subsets" / sampling / f"seed{seed}" / f"{split}.txt"
-                subset.parent.mkdir(parents=True, exist_ok=True)
-                subset.write_text("".join(i + "\n" for i in ids))
+                subsets.setdefault((sampling, seed), {})[split] = ids
+        for (sampling, seed), subset in subsets.items():
+            write_subset(subset, root / "data" / task / "subsets" / sampling / f"seed{seed}")
         data = root / "data" / task
         cli(["extract-list", "--manifest-dir", str(data / "manifest"),
              "--subset-dirs", *map(str, sorted(data.glob("subsets/*/seed*"))),

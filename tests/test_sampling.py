@@ -161,7 +161,7 @@ def test_bad_given_id_lists_are_named(ids, message):
 
 def test_subsample_command_reads_the_given_lists_and_names_a_missing_one(tmp_path, capsys):
     from minisuperb import cli
-    from minisuperb.corpora.manifest import read_ids, write_manifest
+    from minisuperb.corpora.manifest import read_subset_list, write_manifest
 
     data = corpus({"p200": 8, "p201": 8}, dev=6, test=2)
     for split, records in data.items():
@@ -171,8 +171,8 @@ def test_subsample_command_reads_the_given_lists_and_names_a_missing_one(tmp_pat
     args = ["subsample", "--task", "se", "--sampling", "paper", "--seed", "1", "--manifest-dir",
             str(tmp_path / "manifest"), "--out-dir", str(tmp_path / "out"), "--settings"]
     assert cli.main([*args, json.dumps(settings)]) == 0
-    assert read_ids(tmp_path / "out" / "train.txt") == ["p200-0001", "p201-0003"]
-    assert len(read_ids(tmp_path / "out" / "dev.txt")) == 3
+    assert read_subset_list(tmp_path / "out", "train") == ["p200-0001", "p201-0003"]
+    assert len(read_subset_list(tmp_path / "out", "dev")) == 3
     settings["ids"]["dev"] = str(tmp_path / "missing.txt")
     assert cli.main([*args, json.dumps(settings)]) == 2
     assert "id list sampling.paper.se.ids.dev" in capsys.readouterr().err

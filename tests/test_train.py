@@ -20,7 +20,7 @@ import torch
 from minisuperb import cli
 from minisuperb.catalog import SPLITS
 from minisuperb.config import validate_config
-from minisuperb.corpora.manifest import write_ids, write_manifest
+from minisuperb.corpora.manifest import write_manifest, write_subset
 from minisuperb.downstream.checkpoint import LAST_CHECKPOINT, load_resumable, run_fingerprint
 from minisuperb.downstream.data import load_split
 from minisuperb.downstream.loop import RunSpec, TrainingInterrupted, check_settings, run
@@ -53,7 +53,7 @@ def write_toy_task(root: Path, task: str, utterances: dict[str, list[tuple[dict,
     summary.write_text(json.dumps(attrs))
     for split, items in utterances.items():
         write_manifest([record for record, _ in items], manifest_dir / f"{split}.jsonl")
-        write_ids([record["id"] for record, _ in items], subset_dir / f"{split}.txt")
+    write_subset({split: [record["id"] for record, _ in items] for split, items in utterances.items()}, subset_dir)
     return {"store": store, "summary": summary, "manifest_dir": manifest_dir, "subset_dir": subset_dir}
 
 
@@ -270,7 +270,8 @@ def test_nan_loss_stops_with_step_task_and_learning_rate(tmp_path):
 
 def test_empty_split_names_the_subset_file(tmp_path):
     paths = toy_sid(tmp_path)
-    (paths["subset_dir"] / "dev.txt").write_text("")
+    subsets = {split: (paths["subset_dir"] / f"{split}.txt").read_text().split() for split in SPLITS}
+    write_subset({**subsets, "dev": []}, paths["subset_dir"])
     with pytest.raises(MinisuperbError, match=r"subset list .*dev\.txt is empty"):
         load_records(paths)
 

@@ -19,7 +19,7 @@ from minisuperb.catalog import SPLITS, TASK_NAMES, TASKS
 from minisuperb.config import json_object, seed, validate_section
 from minisuperb.corpora import demo
 from minisuperb.corpora.manifest import (
-    read_ids, read_manifest, require_file, select, write_ids, write_lines, write_manifest,
+    read_ids, read_manifest, read_subset_list, require_file, select, write_lines, write_manifest, write_subset,
 )
 from minisuperb.corpora.sampling import hours, seconds, subsample, union
 from minisuperb.errors import MinisuperbError
@@ -40,7 +40,7 @@ def read_manifests(folder: Path) -> dict[str, list[dict]]:
 
 
 def read_subset(folder: Path) -> dict[str, list[str]]:
-    return {split: read_ids(folder / f"{split}.txt", whole_lines=True) for split in SPLITS}
+    return {split: read_subset_list(folder, split) for split in SPLITS}
 
 
 def run_prepare(args: argparse.Namespace) -> None:
@@ -66,8 +66,8 @@ def run_subsample(args: argparse.Namespace) -> None:
     paper = validate_section(json_object(args.settings, "--settings"), ("sampling", "paper", args.task))
     manifests = read_manifests(Path(args.manifest_dir))
     subsets = subsample(manifests, args.sampling, args.seed, paper, args.task, read_id_lists(paper, args.task))
+    write_subset(subsets, args.out_dir)
     for split in SPLITS:
-        write_ids(subsets[split], Path(args.out_dir) / f"{split}.txt")
         log.info("%s %s seed %d %s: %d of %d utterances", args.task, args.sampling, args.seed, split,
                  len(subsets[split]), len(manifests[split]))
 

@@ -5,18 +5,22 @@
   paths (absolute) and the task's labels.
 - A subset list (`results/data/<task>/subsets/<sampling>/seed<seed>/<split>.txt`) is plain
   text, one utterance id per line. It holds no paths, so the same config gives byte-identical
-  lists on any machine.
+  lists on any machine. Beside the lists, `lists.json` records each list's number of ids and
+  sha256 (written last): a list cut exactly at a line end is still a valid list, and only that
+  record tells it from the one `subsample` wrote.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections import Counter
 from pathlib import Path
 from typing import Iterable
 
+from minisuperb.catalog import SPLITS
 from minisuperb.errors import MinisuperbError
-from minisuperb.files import write_text_atomic
+from minisuperb.files import write_json_atomic, write_text_atomic
 
 
 def write_lines(lines: Iterable[str], path: str | Path) -> int:
@@ -73,21 +77,74 @@ def _damaged(path: Path, problem: str) -> MinisuperbError:
     )
 
 
-def write_ids(ids: Iterable[str], path: str | Path) -> None:
-    write_lines(ids, path)
-
-
-def read_ids(path: str | Path, whole_lines: bool = False) -> list[str]:
-    """The ids of a list, one per line. `whole_lines`: the list was written by the workflow
-    (`write_ids` ends every line with a newline), so a last line without one means it was cut
-    short; lists people write (`sampling.paper.<task>.ids`) need no final newline."""
+def read_ids(path: str | Path) -> list[str]:
+    """The ids of a list people write (`sampling.paper.<task>.ids`), one per line; the last line
+    needs no newline. The workflow's own subset lists are read with `read_subset_list`."""
     path = Path(path)
     if not path.is_file():
-        raise MinisuperbError(f"subset list {path} does not exist. Run the data stage first.")
-    text = path.read_text(encoding="utf-8")
-    if whole_lines and text and not text.endswith("\n"):
-        raise _damaged(path, f"its last line ({text.splitlines()[-1]!r}) has no newline")
+        raise MinisuperbError(f"id list {path} does not exist.")
+    return _ids(path.read_text(encoding="utf-8"))
+
+
+def _ids(text: str) -> list[str]:
     return [line.strip() for line in text.splitlines() if line.strip()]
+
+
+# The record of a subset folder's lists: {split: {"ids": count, "sha256": hex digest}}.
+SUBSET_RECORD = "lists.json"
+
+
+def write_subset(subsets: dict[str, list[str]], folder: str | Path) -> None:
+    """Write a subset folder: one list per split, then the record of their lengths and sha256
+    (last, so that a record always describes complete lists). Both are written atomically."""
+    folder = Path(folder)
+    record = {}
+    for split in SPLITS:
+        text = "".join(f"{utt_id}\n" for utt_id in subsets[split])
+        write_text_atomic(folder / f"{split}.txt", text)
+        record[split] = {"ids": len(subsets[split]), "sha256": hashlib.sha256(text.encode("utf-8")).hexdigest()}
+    write_json_atomic(folder / SUBSET_RECORD, record)
+
+
+def read_subset_list(folder: str | Path, split: str) -> list[str]:
+    """The ids of a subset list the workflow wrote (`write_subset`), checked against the record
+    beside it: a list cut short (at a line end or not), edited or overwritten is an error
+    naming the file, what is wrong and the fix, never a shorter list read in silence."""
+    folder = Path(folder)
+    path, record_path = folder / f"{split}.txt", folder / SUBSET_RECORD
+    if not path.is_file():
+        raise MinisuperbError(f"subset list {path} does not exist. Run the data stage first.")
+    data = path.read_bytes()
+    text = data.decode("utf-8", errors="replace")
+    if data and not data.endswith(b"\n"):
+        raise _damaged(path, f"its last line ({text.splitlines()[-1]!r}) has no newline")
+    expected = _subset_record(record_path).get(split)
+    if not isinstance(expected, dict) or not {"ids", "sha256"} <= set(expected):
+        raise _damaged(record_path, f"it has no entry for the {split} list")
+    ids = _ids(text)
+    if len(ids) != expected["ids"]:
+        raise _damaged(path, f"it lists {len(ids)} ids, but `subsample` wrote {expected['ids']} "
+                             f"(as {record_path.name} beside it records)")
+    if hashlib.sha256(data).hexdigest() != expected["sha256"]:
+        raise _damaged(path, f"its ids differ from the ones `subsample` wrote (its sha256 is not "
+                             f"the one {record_path.name} beside it records)")
+    return ids
+
+
+def _subset_record(path: Path) -> dict:
+    if not path.is_file():
+        raise MinisuperbError(
+            f"{path} does not exist: it records the length and checksum of each subset list beside "
+            f"it, and `subsample` writes it last (the lists were written by an older minisuperb, or "
+            f"the job was interrupted). {REWRITE_DATA_STAGE}."
+        )
+    try:
+        record = json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise _damaged(path, f"it is not valid JSON ({error})") from None
+    if not isinstance(record, dict):
+        raise _damaged(path, "it is not a JSON object")
+    return record
 
 
 def select(records: list[dict], ids: Iterable[str], where: str = "") -> list[dict]:

@@ -14,15 +14,16 @@ from typing import Iterator
 import torch
 from torch.utils.data import DataLoader, Dataset
 
-from minisuperb.corpora.manifest import read_ids, read_manifest, select
+from minisuperb.corpora.manifest import read_manifest, read_subset_list, select
 from minisuperb.downstream.tasks.base import DownstreamTask
 from minisuperb.errors import MinisuperbError
 
 
 def load_split(manifest_dir: Path, subset_dir: Path, split: str) -> list[dict]:
-    """The manifest records of the split's subset list; an empty list is an error."""
+    """The manifest records of the split's subset list (checked against the record `subsample`
+    wrote beside it); an empty list is an error."""
     subset_path = Path(subset_dir) / f"{split}.txt"
-    ids = read_ids(subset_path, whole_lines=True)
+    ids = read_subset_list(subset_dir, split)
     if not ids:
         raise MinisuperbError(
             f"subset list {subset_path} is empty: the {split} split has no utterances. Check the "
