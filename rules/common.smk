@@ -120,23 +120,44 @@ def demo_marker(task):
     return [demo_corpus_marker()] if os.path.commonpath([root, demo]) == demo else []
 
 
-def run_samplings():
-    """The distinct sampling names of `runs`, checked now so that a typo fails before any job."""
-    names = list(dict.fromkeys(run["sampling"] for run in config["runs"]))
-    for name in names:
-        if name != "paper":
-            parse_sampling(name)
-    return names
+def configured_runs():
+    """`runs` with each run's tasks, seeds and train_seeds (its own, else the global ones),
+    checked now so that a typo fails before any job: a sampling name, a task outside `tasks`, a
+    (protocol, sampling) listed twice."""
+    runs, seen = [], set()
+    for run in config["runs"]:
+        key = (run["protocol"], run["sampling"])
+        if key in seen:
+            raise MinisuperbError(
+                f"config key runs lists protocol {key[0]} with sampling {key[1]} twice; merge the two "
+                "entries (their tasks, seeds and train_seeds) into one."
+            )
+        seen.add(key)
+        if run["sampling"] != "paper":
+            parse_sampling(run["sampling"])
+        unknown = [task for task in run.get("tasks", []) if task not in config["tasks"]]
+        if unknown:
+            raise MinisuperbError(
+                f"config key runs ({key[0]}/{key[1]}) names task(s) {', '.join(unknown)}, which "
+                f"`tasks` ({', '.join(config['tasks'])}) does not list; add them there or drop them."
+            )
+        runs.append(
+            {
+                **run,
+                "tasks": run.get("tasks", config["tasks"]),
+                "seeds": run.get("seeds", config["sampling"]["seeds"]),
+                "train_seeds": run.get("train_seeds", config["downstream"]["train_seeds"]),
+            }
+        )
+    return runs
 
 
 def configured_subset_lists(task):
-    """The subset lists of every configured (sampling, seed) of a task."""
-    return [
-        path
-        for sampling in run_samplings()
-        for seed in config["sampling"]["seeds"]
-        for path in subset_lists(task, sampling, seed)
-    ]
+    """The subset lists of every configured (sampling, seed) of a task (runs of the task only)."""
+    pairs = {
+        (run["sampling"], seed): None for run in configured_runs() if task in run["tasks"] for seed in run["seeds"]
+    }
+    return [path for sampling, seed in pairs for path in subset_lists(task, sampling, seed)]
 
 
 def paper_id_lists(task):
@@ -184,7 +205,34 @@ def report_settings():
                 f"config key report.{key} is {settings[key]}, which is not one of `runs` ({runs}). "
                 "Add that run to `runs`, or change the key."
             )
+    check_studies(settings["studies"], runs, settings["full_run"])
     return settings
+
+
+def check_studies(studies, runs, full_run):
+    """A configured study (report.studies) whose runs are not configured fails before any job."""
+    problems = []
+    if studies.get("seeds") and studies["seeds"] not in runs:
+        problems.append(f"studies.seeds is {studies['seeds']}, which is not one of `runs`")
+    for name, prefixes in (("fractions", ("frac",)), ("few_shot", ("k", "min"))):
+        if studies.get(name):
+            protocol = studies[name]["protocol"]
+            if not any(r["protocol"] == protocol and r["sampling"].startswith(prefixes) for r in runs):
+                problems.append(f"studies.{name}: no run of protocol {protocol} samples {' or '.join(prefixes)}<...>")
+    needs_full = [name for name in ("fractions", "task_subsets", "few_shot") if studies.get(name)]
+    if needs_full and not full_run:
+        problems.append(f"studies {', '.join(needs_full)} compare with report.full_run, which is not set")
+    if problems:
+        raise MinisuperbError(f"config key report: {'; '.join(problems)}. Add the runs or drop the study.")
+
+
+def study_figures():
+    """{study: its figure} of each study report.studies configures (figures/study_<name>.png)."""
+    return {
+        f"study_{name}": report_file(f"figures/study_{name}.png")
+        for name, value in config["report"]["studies"].items()
+        if value
+    }
 
 
 def model_references():
@@ -223,16 +271,17 @@ def feature_targets():
 
 
 def downstream_targets():
-    """Every metrics.json of every run x sampling seed x training seed x model x task; resolving
-    the settings here makes an unknown protocol or setting fail before any job starts."""
+    """Every metrics.json of every run x its sampling seeds x its training seeds x model x its
+    tasks; resolving the settings here makes an unknown protocol or setting fail before any job
+    starts."""
     paths = []
-    for run in config["runs"]:
-        for task in config["tasks"]:
+    for run in configured_runs():
+        for task in run["tasks"]:
             downstream_settings(run["protocol"], task)
             paths += [
                 metrics_file(run["protocol"], run["sampling"], seed, train_seed, model, task)
-                for seed in config["sampling"]["seeds"]
-                for train_seed in config["downstream"]["train_seeds"]
+                for seed in run["seeds"]
+                for train_seed in run["train_seeds"]
                 for model in config["models"]
             ]
     return paths

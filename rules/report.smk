@@ -1,6 +1,7 @@
 # report stage: every metrics.json of the configured runs -> results table -> scores, correlation
 # with SUPERB, cost, figures, report.md and a self-contained report.html. The figures are also
-# attached to `snakemake --report` (captions in report/ at the repository root).
+# attached to `snakemake --report` (captions in report/ at the repository root), with one figure
+# per study that report.studies configures (figures/study_<name>.png, none in the demo).
 
 
 rule collect:
@@ -29,6 +30,10 @@ rule report:
         summaries=feature_targets(),
         presets=PROTOCOL_PRESETS_FILE,  # the cost's SUPERB side reads the presets
     output:
+        **{
+            name: report(path, caption="../report/studies.rst", category="Studies")
+            for name, path in study_figures().items()
+        },
         scores=report_file("scores.csv"),
         correlation=report_file("correlation.json"),
         cost=report_file("cost.csv"),

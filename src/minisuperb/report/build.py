@@ -12,6 +12,7 @@ import pandas as pd
 
 from minisuperb.errors import MinisuperbError
 from minisuperb.report import analysis, correlation, cost, figures, scoring
+from minisuperb.report import study_report
 from minisuperb.report.analysis import SCORE, run_label
 from minisuperb.report.document import (Figure, Section, Table, correlation_text, interval_text, macs_text,
                                          megabytes_text, p_text, reduction_text, score_text, seconds_text, share_text,
@@ -378,6 +379,12 @@ def build_report(results_csv: str | Path, training_csv: str | Path, stats_paths:
     # Without a comparison the scatter file (a Snakemake output) holds only a note; the report skips it.
     shown = {k: v for k, v in figure_paths.items() if panels or k != "scatter"}
     report_sections = sections(scores, points, settings, run, seeds_text, corr, cost_frame, shown)
+    # The studies of report.studies (config/studies.yaml): a section and a figure each.
+    run_sections, run_figures = study_report.write(
+        output_dir, settings, results, scored, run, full_run,
+        lambda r: analysis.run_costs(training, r, summaries, extracted_seconds(training, r, stats)))
+    report_sections += run_sections
+    figure_paths = {**figure_paths, **run_figures}
     (output_dir / "report.md").write_text(to_markdown(TITLE, report_sections, output_dir))
     (output_dir / "report.html").write_text(to_html(TITLE, report_sections))
     return {name: output_dir / name for name in OUTPUTS} | {f"figures/{k}": v for k, v in figure_paths.items()}
