@@ -43,6 +43,17 @@ rule report:
         per_task=report(report_file("figures/per_task.png"), caption="../report/per_task.rst", category="Scores"),
         scatter=report(report_file("figures/scatter.png"), caption="../report/scatter.rst", category="Correlation"),
         cost_figure=report(report_file("figures/cost.png"), caption="../report/cost.rst", category="Cost"),
+        published_studies=report_file("published_studies.json"),
+        task_subsets=report(
+            report_file("figures/task_subsets.png"),
+            caption="../report/task_subsets.rst",
+            category="Published data",
+        ),
+        predicted_score=report(
+            report_file("figures/predicted_score.png"),
+            caption="../report/predicted_score.rst",
+            category="Published data",
+        ),
     log:
         log_path("report", "report"),
     conda:

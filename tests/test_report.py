@@ -161,8 +161,22 @@ def test_collect_makes_one_row_per_run_seed_and_model(workdir):
 def test_report_writes_every_file(built):
     for name in OUTPUTS:
         assert (built / name).stat().st_size > 0, name
-    for figure in ("ranking", "per_task", "scatter", "cost"):
+    for figure in ("ranking", "per_task", "scatter", "cost", "task_subsets", "predicted_score"):
         assert (built / "figures" / f"{figure}.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_published_studies_and_the_prediction_for_a_model_without_a_superb_row(built):
+    """Every report carries the two studies on the published tables; `mystery`, the one model
+    with no SUPERB row, gets a predicted SUPERB score with its interval."""
+    markdown = (built / "report.md").read_text()
+    assert "## Task subsets on the published SUPERB tables" in markdown and "## Predicted SUPERB score" in markdown
+    assert "SUPERB paper set, Spearman with its full score: all four tasks 0.699" in markdown
+    studies = json.loads((built / "published_studies.json").read_text())
+    [row] = studies["evaluated"]
+    assert row["model"] == "mystery" and row["minisuperb_score"] == pytest.approx(500.0)
+    public = row["public"]
+    assert public["low"] < public["prediction"] < public["high"] and public["in_range"]
+    assert f"| mystery | 500.0 | {public['prediction']:.1f} [{public['low']:.1f}, {public['high']:.1f}] |" in markdown
 
 
 def test_scores_rank_the_models(built):
@@ -225,10 +239,11 @@ def test_comparisons_with_fewer_than_three_models_are_left_out_and_named(workdir
     markdown = (out / "report.md").read_text()
     assert ("Not shown, since a rank correlation needs 3 models ranked on both sides: SUPERB paper set, SUPERB "
             "public set, SUPERB hidden dev, SUPERB hidden test (needs at least 3 models in common, has 1).") in markdown
-    assert "| SUPERB paper set |" not in markdown and "SUPERB public set |" not in markdown.split("## Ranking")[1]
+    run_part = markdown.split("## Task subsets on the published SUPERB tables")[0]  # the run's own sections
+    assert "| SUPERB paper set |" not in run_part and "SUPERB public set |" not in run_part.split("## Ranking")[1]
     assert "Against SUPERB: no comparison" in markdown and "report.points: run" not in markdown
     assert "| score | 5 | 0.900 |" in markdown  # the full run's row
-    assert (out / "report.html").read_text().count('<img src="data:image/png;base64,') == 4
+    assert (out / "report.html").read_text().count('<img src="data:image/png;base64,') == 6
 
 
 def test_model_missing_from_every_reference_is_reported_not_fatal(built):
@@ -256,14 +271,14 @@ def test_report_is_deterministic(built):
     root = built.parent
     second = build(root, root / "again")
     written = sorted(p for p in second.rglob("*") if p.is_file())
-    assert len(written) == len(OUTPUTS) + 4
+    assert len(written) == len(OUTPUTS) + 6
     for path in written:
         assert path.read_bytes() == (built / path.relative_to(second)).read_bytes(), path.name
 
 
 def test_html_is_self_contained(built):
     text = (built / "report.html").read_text()
-    assert text.count('<img src="data:image/png;base64,') == 4
+    assert text.count('<img src="data:image/png;base64,') == 6
     assert "src=\"http" not in text and "<link" not in text
 
 
@@ -354,7 +369,8 @@ def test_snakemake_runs_the_report_rules_and_attaches_the_figures(tmp_path):
     with zipfile.ZipFile(tmp_path / "report.zip") as archive:
         names = archive.namelist()
         html_page = archive.read(next(n for n in names if n.endswith("report/report.html"))).decode()
-    assert {Path(n).name for n in names if n.endswith(".png")} == {"ranking.png", "per_task.png", "scatter.png", "cost.png"}
+    assert {Path(n).name for n in names if n.endswith(".png")} == {"ranking.png", "per_task.png", "scatter.png", "cost.png",
+                                                                   "task_subsets.png", "predicted_score.png"}
     assert "best on top" in html_page  # a caption from report/ranking.rst
 
 
@@ -393,7 +409,7 @@ def test_report_renders_in_headless_chromium_without_scrolling_sideways(built, t
     probe = re.search(r'id="render-probe">images=(\d+) rendered=(\d+) page=(\d+) viewport=(\d+) wide_tables=(\d+)<', dom)
     assert probe, dom[-2000:]
     images, rendered, page_width, viewport, wide_tables = map(int, probe.groups())
-    assert images == rendered == 4
+    assert images == rendered == 6
     assert viewport == VIEWPORT[0] and page_width <= viewport, "the page scrolls sideways"
     assert wide_tables == 0, "a table is wider than the page"
     screenshot = tmp_path / "report.png"

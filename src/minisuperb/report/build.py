@@ -11,7 +11,7 @@ from typing import Mapping
 import pandas as pd
 
 from minisuperb.errors import MinisuperbError
-from minisuperb.report import analysis, correlation, cost, figures, scoring
+from minisuperb.report import analysis, correlation, cost, figures, published_studies, scoring
 from minisuperb.report import study_report
 from minisuperb.report.analysis import SCORE, run_label
 from minisuperb.report.document import (Figure, Section, Table, correlation_text, interval_text, macs_text,
@@ -19,7 +19,7 @@ from minisuperb.report.document import (Figure, Section, Table, correlation_text
                                          to_html, to_markdown)
 
 TITLE = "MiniSUPERB report"
-OUTPUTS = ("scores.csv", "correlation.json", "cost.csv", "report.md", "report.html")
+OUTPUTS = ("scores.csv", "correlation.json", "cost.csv", "report.md", "report.html", published_studies.JSON_FILE)
 SET_TITLES = {"paper": "SUPERB paper set", "public": "SUPERB public set",
               "hidden-dev": "SUPERB hidden dev", "hidden-test": "SUPERB hidden test"}
 FULL_RUN_TITLE = "full run"
@@ -385,6 +385,14 @@ def build_report(results_csv: str | Path, training_csv: str | Path, stats_paths:
         lambda r: analysis.run_costs(training, r, summaries, extracted_seconds(training, r, stats)))
     report_sections += run_sections
     figure_paths = {**figure_paths, **run_figures}
+    # The studies on the published SUPERB tables (no training), with predictions for the run's models
+    # that have no SUPERB row.
+    studies = published_studies.run(reference_dir, settings["bootstrap"], settings["seed"], settings["confidence"])
+    unrowed = [item["model"] for item in corr["missing_from_references"]]
+    evaluated = published_studies.predictions(scores, unrowed, studies.minisuperb)
+    study_figures = published_studies.write_outputs(output_dir, studies, evaluated, SET_TITLES)
+    figure_paths = {**figure_paths, **study_figures}
+    report_sections += published_studies.sections(studies, study_figures, SET_TITLES, evaluated, unrowed)
     (output_dir / "report.md").write_text(to_markdown(TITLE, report_sections, output_dir))
     (output_dir / "report.html").write_text(to_html(TITLE, report_sections))
     return {name: output_dir / name for name in OUTPUTS} | {f"figures/{k}": v for k, v in figure_paths.items()}

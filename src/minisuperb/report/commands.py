@@ -1,4 +1,5 @@
-"""Sub-commands of the report stage: `collect`, `superb-score`, `report` and `paper-correlation`."""
+"""Sub-commands of the report stage: `collect`, `superb-score`, `report`, `paper-correlation` and
+`published-studies`."""
 
 from __future__ import annotations
 
@@ -84,6 +85,27 @@ def run_paper_correlation(args: argparse.Namespace) -> None:
         table.to_csv(args.output, index=False)
 
 
+def run_published_studies(args: argparse.Namespace) -> None:
+    from minisuperb.report import published_studies  # scipy and matplotlib: only this command and `report`
+    from minisuperb.report.build import SET_TITLES
+    from minisuperb.report.document import to_html, to_markdown
+
+    set_threads(args.threads)
+    settings = report_settings(args.settings)
+    studies = published_studies.run(args.reference_dir, settings["bootstrap"], settings["seed"], settings["confidence"])
+    out = Path(args.out_dir)
+    figure_paths = published_studies.write_outputs(out, studies, [], SET_TITLES)
+    sections = published_studies.sections(studies, figure_paths, SET_TITLES)
+    (out / "published_studies.md").write_text(to_markdown(PUBLISHED_TITLE, sections, out))
+    (out / "published_studies.html").write_text(to_html(PUBLISHED_TITLE, sections))
+    print("\n".join(published_studies.subset_headlines(studies, SET_TITLES)))
+    log.info("wrote %s, published_studies.md/.html and %s", published_studies.JSON_FILE,
+             ", ".join(str(p) for p in figure_paths.values()))
+
+
+PUBLISHED_TITLE = "MiniSUPERB studies on the published SUPERB tables"
+
+
 def register(subparsers) -> None:
     parser = subparsers.add_parser("collect", help="metrics.json files -> results table (+ training table)")
     parser.add_argument("metrics", nargs="*", help="metrics.json files, or folders to search for them")
@@ -124,3 +146,12 @@ def register(subparsers) -> None:
     parser.add_argument("--reference-dir", default=str(scoring.REFERENCE_DIR), help="SUPERB reference tables")
     parser.add_argument("--output", help="also write the table as CSV")
     parser.set_defaults(func=run_paper_correlation)
+
+    parser = subparsers.add_parser(
+        "published-studies", help="task subsets and the predicted SUPERB score on the published SUPERB tables (no run)")
+    parser.add_argument("--reference-dir", default=str(scoring.REFERENCE_DIR), help="SUPERB reference tables")
+    parser.add_argument("--settings", default="{}",
+                        help="the config's `report:` section as JSON (bootstrap, seed, confidence are read)")
+    parser.add_argument("--out-dir", required=True, help="folder for published_studies.json/.md/.html and figures/")
+    parser.add_argument("--threads", type=int, default=1)
+    parser.set_defaults(func=run_published_studies)

@@ -135,3 +135,74 @@ def write_all(output_dir: Path, scores: pd.DataFrame, metrics: list[str], scatte
         "scatter": save(scatter(scatter_panels), figure_dir / "scatter.png"),
         "cost": save(cost_breakdown(cost_table), figure_dir / "cost.png"),
     }
+
+
+SET_COLORS = {"paper": "#4c72b0", "public": "#dd8452", "hidden-dev": "#55a868", "hidden-test": "#c44e52"}
+
+
+def task_subsets(subsets: Mapping[str, list[dict]], titles: Mapping[str, str]) -> plt.Figure:
+    """One panel per SUPERB set (titled by `titles`): each task subset's Spearman rho with the set's
+    full score, with its BCa interval (bar) and Kendall's tau (open marker); the 4-task subset dashed."""
+    figure, axes = grid(len(subsets), 0.3 * max(len(rows) for rows in subsets.values()) + 1.4, columns=4)
+    for axis, (set_name, rows) in zip(axes.flat, subsets.items()):
+        shown = [row for row in rows if row["spearman"]]
+        ys = np.arange(len(shown))[::-1]
+        for y, row in zip(ys, shown):
+            rho = row["spearman"]
+            if rho["ci"]:
+                axis.plot(rho["ci"], [y, y], color=SET_COLORS.get(set_name, "#4c72b0"), linewidth=2, alpha=0.5)
+            axis.plot(rho["value"], y, "o", color=SET_COLORS.get(set_name, "#4c72b0"))
+            axis.plot(row["kendall"]["value"], y, "o", markerfacecolor="none", color="#555555", markersize=5)
+        if shown:
+            axis.axvline(shown[-1]["spearman"]["value"], color="#888888", linestyle="--", linewidth=0.8)
+        axis.set_yticks(ys, [row["name"] for row in shown] if axis is axes.flat[0] else [], fontsize=8)
+        axis.set_xlim(min(-0.1, *(r["spearman"]["ci"][0] for r in shown if r["spearman"]["ci"])) - 0.05, 1.02)
+        axis.set_title(titles.get(set_name, set_name), fontsize=10)
+        axis.set_xlabel("rank correlation with the set's score")
+        axis.grid(axis="x", alpha=0.3)
+    axes.flat[0].plot([], [], "o", color="#444444", label="Spearman rho (bar: 95% BCa)")
+    axes.flat[0].plot([], [], "o", markerfacecolor="none", color="#555555", label="Kendall tau")
+    axes.flat[0].legend(fontsize=7, loc="lower left")
+    figure.tight_layout()
+    return figure
+
+
+def predicted_score(maps: Mapping[str, dict], loo: Mapping[str, dict], evaluated: list[dict],
+                    titles: Mapping[str, str]) -> plt.Figure:
+    """Left panels, one per target set: the calibration of the MiniSUPERB map (the paper's 11
+    models, the OLS line and its prediction band) with the evaluated models' predictions. Last
+    panel: leave-one-out predictions of the published-table maps against the published score.
+    `maps`: target set -> LinearMap summary; `loo`: set -> summary of the task-points map."""
+    figure, axes = grid(len(maps) + 1, 4.2, columns=len(maps) + 1)
+    for axis, (set_name, summary) in zip(axes.flat, maps.items()):
+        x = np.array(summary["x"])[:, 0]
+        axis.scatter(x, summary["y"], color=SET_COLORS.get(set_name, "#4c72b0"), zorder=3)
+        for model, xi, yi in zip(summary["models"], x, summary["y"]):
+            axis.annotate(model, (xi, yi), xytext=(3, 3), textcoords="offset points", fontsize=7)
+        band = summary["band"]
+        axis.plot(band["x"], band["prediction"], color="#333333", linewidth=1)
+        axis.fill_between(band["x"], band["low"], band["high"], color="#999999", alpha=0.25,
+                          label=f"{100 * summary['confidence']:.0f}% prediction interval")
+        for row in evaluated:
+            value = row[set_name]
+            axis.errorbar(row["minisuperb_score"], value["prediction"], color="black", marker="*", markersize=10,
+                          yerr=[[value["prediction"] - value["low"]], [value["high"] - value["prediction"]]], capsize=3)
+            axis.annotate(row["model"], (row["minisuperb_score"], value["prediction"]), xytext=(5, -10),
+                          textcoords="offset points", fontsize=8, fontweight="bold")
+        axis.set_xlabel("MiniSUPERB score (paper's figure)")
+        axis.set_ylabel(f"{titles.get(set_name, set_name)} score")
+        axis.set_title(f"MiniSUPERB -> {titles.get(set_name, set_name)}\nLOO RMSE {summary['loo']['rmse']:.1f} "
+                       f"(n = {summary['n']})", fontsize=10)
+        axis.legend(fontsize=7, loc="upper left")
+    axis = axes.flat[len(maps)]
+    for set_name, summary in loo.items():
+        axis.scatter(summary["y"], summary["loo"]["predictions"], s=14, color=SET_COLORS.get(set_name, "#4c72b0"),
+                     label=f"{titles.get(set_name, set_name)}: RMSE {summary['loo']['rmse']:.1f}")
+    limits = [min(axis.get_xlim()[0], axis.get_ylim()[0]), max(axis.get_xlim()[1], axis.get_ylim()[1])]
+    axis.plot(limits, limits, color="#888888", linewidth=0.8)
+    axis.set_xlabel("published SUPERB score")
+    axis.set_ylabel("leave-one-out prediction")
+    axis.set_title("Published tables: from the four task points", fontsize=10)
+    axis.legend(fontsize=7, loc="upper left")
+    figure.tight_layout()
+    return figure
