@@ -11,7 +11,7 @@ from minisuperb.corpora.manifest import SUBSET_RECORD
 from minisuperb.corpora.sampling import parse_sampling
 from minisuperb.downstream.protocols import PRESETS_PATH, load_presets, resolve_settings
 from minisuperb.errors import MinisuperbError
-from minisuperb.upstreams.registry import check_entry, feature_settings, task_entry
+from minisuperb.upstreams.registry import check_entry, feature_settings, model_version, task_entry
 
 # Under `--sdm conda` every job runs in this pinned environment (the path is relative to the
 # rule files); without it the directive is ignored and jobs use the current environment.
@@ -50,10 +50,6 @@ def subset_lists(task="{task}", sampling="{sampling}", seed="{seed}"):
     return [*(f"{folder}/{split}.txt" for split in SPLITS), f"{folder}/{SUBSET_RECORD}"]
 
 
-def extract_list(task="{task}"):
-    return f"{RESULTS}/data/{task}/subsets/extract.txt"
-
-
 def data_stats(task="{task}"):
     return f"{RESULTS}/data/{task}/stats.json"
 
@@ -62,14 +58,16 @@ def demo_model_files(model="{model}"):
     return [f"{RESULTS}/models/{model}/{name}" for name in DEMO_MODEL_FILES]
 
 
-def feature_summary(model="{model}", task="{task}"):
-    return f"{RESULTS}/features/{model}/{task}.json"
+def feature_summary(model="{model}", task="{task}", sampling="{sampling}", seed="{seed}"):
+    return f"{RESULTS}/features/{model}/{task}/{sampling}/seed{seed}.json"
 
 
-def feature_store(model="{model}", task="{task}"):
-    """The Zarr store; an output of its extraction and an input of training, so that a store
-    moved away or deleted is planned again rather than failing inside training."""
-    return f"{RESULTS}/features/{model}/{task}.zarr"
+def feature_store(model="{model}", task="{task}", sampling="{sampling}", seed="{seed}"):
+    """A feature view: the Zarr store of one subset's utterances. An output of its extraction
+    and an input of training, so that a store moved away or deleted is planned again rather than
+    failing inside training. The views of one (model, task) share their utterances
+    (minisuperb.store.reuse): a new view extracts only what none holds."""
+    return f"{RESULTS}/features/{model}/{task}/{sampling}/seed{seed}.zarr"
 
 
 def metrics_file(
@@ -154,10 +152,16 @@ def configured_runs():
 
 def configured_subset_lists(task):
     """The subset lists of every configured (sampling, seed) of a task (runs of the task only)."""
+    return [path for sampling, seed in configured_views(task) for path in subset_lists(task, sampling, seed)]
+
+
+def configured_views(task):
+    """The distinct (sampling, seed) of the task's runs: its subset folders, and for each model
+    a feature view (a store of that subset's utterances)."""
     pairs = {
         (run["sampling"], seed): None for run in configured_runs() if task in run["tasks"] for seed in run["seeds"]
     }
-    return [path for sampling, seed in pairs for path in subset_lists(task, sampling, seed)]
+    return list(pairs)
 
 
 def paper_id_lists(task):
@@ -179,6 +183,18 @@ def model_entry(model, task):
 def model_files(model):
     """The files a model's extraction needs from the workflow: a demo model's weights."""
     return demo_model_files(model) if "demo_model" in config["models"][model] else []
+
+
+@functools.cache
+def features_version(model, task):
+    """The model version (weights fingerprint, feature packages) of a (model, task): a param of
+    its extraction jobs, so that weights replaced at the same path rerun them. A demo model's weights are left out: the workflow makes
+    them, so they do not exist yet when the first run plans, and their rule's output times
+    already trigger the reruns."""
+    entry = model_entry(model, task)
+    if model_files(model):
+        entry.pop("path")
+    return as_json(model_version(entry))
 
 
 def batch_seconds_option(model):
@@ -245,29 +261,44 @@ def report_stats():
     return {task: data_stats(task) for task in config["tasks"]}
 
 
+def summary_view(task):
+    """The view whose extraction summary the report reads for a task: the mini run's first seed
+    (what a MiniSUPERB evaluation extracts), else the task's first view."""
+    mini = report_settings()["mini_run"]
+    for run in configured_runs():
+        if run["protocol"] == mini["protocol"] and run["sampling"] == mini["sampling"] and task in run["tasks"]:
+            return run["sampling"], run["seeds"][0]
+    return configured_views(task)[0]
+
+
 def report_summaries():
     """{model: {task: its extraction summary}}, as `minisuperb report --feature-summaries` takes them."""
-    return {model: {task: feature_summary(model, task) for task in config["tasks"]} for model in config["models"]}
+    return {
+        model: {task: feature_summary(model, task, *summary_view(task)) for task in config["tasks"]}
+        for model in config["models"]
+    }
 
 
 # --- targets of each stage -------------------------------------------------------------------
 
 
 def data_targets():
-    return [
-        path
-        for task in config["tasks"]
-        for path in [*configured_subset_lists(task), extract_list(task), data_stats(task)]
-    ]
+    return [path for task in config["tasks"] for path in [*configured_subset_lists(task), data_stats(task)]]
 
 
 def feature_targets():
-    """Every (model, task) extraction summary; each entry is checked here, so that an unknown
-    loader or model name fails while planning, before any job starts."""
+    """Every feature view's summary (model x task x its configured (sampling, seed)); each entry
+    is checked here, so that an unknown loader or model name fails while planning, before any
+    job starts."""
     for model in config["models"]:
         for task in config["tasks"]:
             check_entry(model_entry(model, task), f"config key models.{model} (task {task})")
-    return [feature_summary(model, task) for model in config["models"] for task in config["tasks"]]
+    return [
+        feature_summary(model, task, sampling, seed)
+        for model in config["models"]
+        for task in config["tasks"]
+        for sampling, seed in configured_views(task)
+    ]
 
 
 def downstream_targets():

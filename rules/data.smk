@@ -1,5 +1,5 @@
 # data stage: (demo corpus) -> manifests per task -> subset lists per (task, sampling, seed) ->
-# the extraction list and hours per task. Each job gets only its task's slice of the config
+# utterances and hours per task (subset_stats). Each job gets only its task's slice of the config
 # (`data.<task>`, `sampling.paper.<task>`), so editing one corpus reruns only that task's jobs.
 
 
@@ -58,15 +58,14 @@ rule subsample:
         " > {log} 2>&1"
 
 
-rule extract_list:
+rule subset_stats:
     input:
         manifests=lambda w: manifests(w.task),
         subsets=lambda w: configured_subset_lists(w.task),
     output:
-        extract=extract_list(),
-        stats=data_stats(),
+        data_stats(),
     log:
-        log_path("data", "extract_list", "{task}"),
+        log_path("data", "subset_stats", "{task}"),
     conda:
         JOB_ENV
     threads: 1
@@ -74,11 +73,11 @@ rule extract_list:
         manifest_dir=lambda w, input: parent_dir(input.manifests[0]),
         subset_dirs=lambda w, input: list(dict.fromkeys(parent_dir(path) for path in input.subsets)),
     shell:
-        "minisuperb extract-list --manifest-dir {params.manifest_dir:q} --subset-dirs {params.subset_dirs:q}"
-        " --out {output.extract:q} --stats {output.stats:q} > {log} 2>&1"
+        "minisuperb subset-stats --manifest-dir {params.manifest_dir:q} --subset-dirs {params.subset_dirs:q}"
+        " --stats {output:q} > {log} 2>&1"
 
 
-# `snakemake data`: only the data stage (demo corpus, manifests, subset lists, extraction lists).
+# `snakemake data`: only the data stage (demo corpus, manifests, subset lists, their stats).
 rule data:
     input:
         data_targets(),

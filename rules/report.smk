@@ -27,7 +27,7 @@ rule report:
         results=rules.collect.output.results,
         training=rules.collect.output.training,
         stats=list(report_stats().values()),
-        summaries=feature_targets(),
+        summaries=[path for paths in report_summaries().values() for path in paths.values()],
         presets=PROTOCOL_PRESETS_FILE,  # the cost's SUPERB side reads the presets
     output:
         **{

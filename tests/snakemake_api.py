@@ -5,7 +5,7 @@
     assert "prepare" in {job.rule for job in jobs}
 
 `complete_run(workdir, config)` makes a folder look like the aftermath of a complete run, without
-computing anything. The config is written to `workdir/dry_run_config.yaml` and passed like `--configfile`; relative
+computing anything; `run(workdir, config)` runs it for real. The config is written to `workdir/dry_run_config.yaml` and passed like `--configfile`; relative
 paths in it (e.g. `results`) are relative to `workdir`, where nothing of the repository's own
 `results/` is visible.
 """
@@ -35,13 +35,13 @@ class PlannedJob:
 
 
 @contextmanager
-def open_workflow(workdir: Path, config: dict, name: str = "dry_run_config.yaml"):
+def open_workflow(workdir: Path, config: dict, name: str = "dry_run_config.yaml", cores: int = 1):
     """The repository's workflow on `config` (written to `workdir/name`, passed like --configfile)."""
     config_path = workdir / name
     config_path.write_text(yaml.safe_dump(config, sort_keys=False))
     with SnakemakeApi(OutputSettings(quiet={Quietness.ALL})) as api:
         yield api.workflow(
-            resource_settings=ResourceSettings(cores=1),
+            resource_settings=ResourceSettings(cores=cores),
             config_settings=ConfigSettings(configfiles=[config_path]),
             snakefile=SNAKEFILE,
             workdir=workdir,
@@ -62,6 +62,13 @@ def dry_run(workdir: str | Path, config: dict, targets: list[str] | None = None)
             for job in jobs
         ]
     return sorted(planned, key=lambda job: (job.rule, job.output))
+
+
+def run(workdir: Path, config: dict, cores: int = 2) -> None:
+    """Run the workflow on `config` for real (`snakemake --cores 2`); jobs run the `minisuperb`
+    command of this environment."""
+    with open_workflow(Path(workdir).resolve(), config, "run_config.yaml", cores=cores) as workflow_api:
+        workflow_api.dag(DAGSettings()).execute_workflow(executor="local")
 
 
 def complete_run(workdir: Path, config: dict) -> None:

@@ -1,4 +1,4 @@
-"""The data stage's sub-commands (`prepare`, `subsample`, `extract-list`) through the CLI, and
+"""The data stage's sub-commands (`prepare`, `subsample`, `subset-stats`) through the CLI, and
 its rules through a Snakemake dry run on corpora written in the real layouts."""
 
 from __future__ import annotations
@@ -55,7 +55,7 @@ def fails(capsys, *argv: str) -> str:
     return capsys.readouterr().err
 
 
-# --- prepare, subsample, extract-list ------------------------------------------------------------
+# --- prepare, subsample, subset-stats ------------------------------------------------------------
 
 
 @pytest.mark.parametrize(
@@ -92,19 +92,17 @@ def test_different_seeds_give_different_subset_lists(tmp_path, corpora):
     assert len(lists[1].splitlines()) == len(lists[2].splitlines()) == 4  # half of the 8 utterances
 
 
-def test_extract_list_is_the_union_with_hours(tmp_path, corpora):
+def test_subset_stats_count_each_subset_and_their_union(tmp_path, corpora):
     manifest = prepare("se", corpora["se"], tmp_path / "se" / "manifest")
     subsets = tmp_path / "se" / "subsets"
     folders = [sample("se", manifest, name, seed, subsets / name / f"seed{seed}")
                for name, seed in (("paper", 1), ("paper", 2), ("k1", 1))]
-    out, stats_path = subsets / "extract.txt", tmp_path / "se" / "stats.json"
-    cli("extract-list", "--manifest-dir", str(manifest), "--subset-dirs", *map(str, folders),
-        "--out", str(out), "--stats", str(stats_path))
-    lines = [line.split("\t") for line in out.read_text().splitlines()]
-    for split in SPLITS:
-        expected = set().union(*((folder / f"{split}.txt").read_text().split() for folder in folders))
-        assert [utt_id for s, utt_id in lines if s == split] == sorted(expected)
+    stats_path = tmp_path / "se" / "stats.json"
+    cli("subset-stats", "--manifest-dir", str(manifest), "--subset-dirs", *map(str, folders), "--stats", str(stats_path))
     stats = json.loads(stats_path.read_text())
+    for split in SPLITS:  # the union: what the feature views extract, each utterance once
+        expected = set().union(*((folder / f"{split}.txt").read_text().split() for folder in folders))
+        assert stats["extract"][split]["utterances"] == len(expected)
     assert set(stats["subsets"]) == {"paper/seed1", "paper/seed2", "k1/seed1"}
     assert stats["subsets"]["paper/seed1"]["train"]["utterances"] == 3
     records = [json.loads(line) for line in (manifest / "train.jsonl").read_text().splitlines()]
@@ -145,8 +143,8 @@ def test_stale_subset_list_fails_cleanly(tmp_path, capsys, corpora):
     folder = sample("ss", manifest, "full", 1, tmp_path / "full" / "seed1")
     subset = {split: read_subset_list(folder, split) for split in SPLITS}
     write_subset({**subset, "dev": [*subset["dev"], "not-an-utterance"]}, folder)  # its record agrees
-    err = fails(capsys, "extract-list", "--manifest-dir", str(manifest), "--subset-dirs", str(folder),
-                "--out", str(tmp_path / "extract.txt"), "--stats", str(tmp_path / "stats.json"))
+    err = fails(capsys, "subset-stats", "--manifest-dir", str(manifest), "--subset-dirs", str(folder),
+                "--stats", str(tmp_path / "stats.json"))
     assert "not in the manifest" in err and "full/seed1 dev" in err
 
 
@@ -182,7 +180,7 @@ def _record_cut(path: Path) -> None:
     (_record_cut, r"is damaged: it is not valid JSON", SUBSET_RECORD),
 ])
 def test_a_damaged_subset_list_is_refused_by_every_reader(tmp_path, capsys, corpora, damage, problem, damaged_file):
-    """extract-list and training read the lists through one check against the record
+    """subset-stats and training read the lists through one check against the record
     `subsample` writes: a list cut at a line end (a shorter, valid list) is refused too."""
     manifest = prepare("asr", corpora["asr"], tmp_path / "manifest")
     folder = sample("asr", manifest, "full", 1, tmp_path / "full" / "seed1")
@@ -192,10 +190,10 @@ def test_a_damaged_subset_list_is_refused_by_every_reader(tmp_path, capsys, corp
     problem = problem.format(half=whole // 2, whole=whole)
     expected = rf"{re.escape(str(folder / damaged_file))} .*{problem}.*snakemake data --forcerun prepare"
 
-    err = fails(capsys, "extract-list", "--manifest-dir", str(manifest), "--subset-dirs", str(folder),
-                "--out", str(tmp_path / "extract.txt"), "--stats", str(tmp_path / "stats.json"))
+    err = fails(capsys, "subset-stats", "--manifest-dir", str(manifest), "--subset-dirs", str(folder),
+                "--stats", str(tmp_path / "stats.json"))
     assert re.search(expected, " ".join(err.split())), err
-    assert not (tmp_path / "extract.txt").exists()
+    assert not (tmp_path / "stats.json").exists()
     with pytest.raises(MinisuperbError) as refused:
         load_split(manifest, folder, "train")
     assert re.search(expected, str(refused.value)), refused.value
@@ -223,7 +221,7 @@ def test_dry_run_of_the_paper_config_on_real_layouts_plans_the_data_jobs(tmp_pat
     config["runs"] = [{"protocol": "minisuperb", "sampling": "paper"}, {"protocol": "minisuperb", "sampling": "frac0.05"}]
     config["sampling"]["seeds"] = [42, 7]
     jobs = dry_run(tmp_path / "work", config, targets=["data"])
-    assert rules_of(jobs) == {"prepare": 4, "subsample": 16, "extract_list": 4, "data": 1}  # no demo corpus
+    assert rules_of(jobs) == {"prepare": 4, "subsample": 16, "subset_stats": 4, "data": 1}  # no demo corpus
     prepare_se = next(job for job in jobs if job.rule == "prepare" and job.wildcards["task"] == "se")
     assert json.loads(prepare_se.params["settings"]) == config["data"]["se"]  # only its task's slice
     samplings = {(job.wildcards["task"], job.wildcards["sampling"], job.wildcards["seed"]) for job in jobs if job.rule == "subsample"}
@@ -233,9 +231,9 @@ def test_dry_run_of_the_paper_config_on_real_layouts_plans_the_data_jobs(tmp_pat
 
 
 def test_dry_run_of_the_demo_config_plans_the_demo_corpus_first(tmp_path):
-    jobs = dry_run(tmp_path / "work", repo_config(), targets=["results/data/asr/subsets/extract.txt"])
+    jobs = dry_run(tmp_path / "work", repo_config(), targets=["results/data/asr/stats.json"])
     # one subsample job per sampling of the demo runs (paper and full)
-    assert rules_of(jobs) == {"demo_corpus": 1, "prepare": 1, "subsample": 2, "extract_list": 1}
+    assert rules_of(jobs) == {"demo_corpus": 1, "prepare": 1, "subsample": 2, "subset_stats": 1}
 
 
 def test_dry_run_refuses_an_unknown_sampling_before_any_job(tmp_path, corpora):

@@ -18,7 +18,9 @@ import pytest
 import soundfile as sf
 import torch
 
+from minisuperb.catalog import SPLITS
 from minisuperb.cli import main
+from minisuperb.corpora.manifest import write_subset
 from minisuperb.corpora import audio
 from minisuperb.errors import MinisuperbError
 from minisuperb.store import FeatureStore
@@ -71,9 +73,10 @@ def hubert_entry(tmp_path_factory):
 
 
 def write_task(root: Path, lengths_by_split: dict[str, list[int]], clean_copies: bool = False) -> tuple[Path, Path]:
-    """Manifests `<root>/manifest/<split>.jsonl` and `<root>/extract.txt`, like the data stage."""
+    """Manifests `<root>/manifest/<split>.jsonl` and subset lists `<root>/subsets/` of every
+    utterance, like the data stage; returns both folders."""
     rng = np.random.default_rng(len(root.name))
-    lines = []
+    ids = {split: [] for split in SPLITS}
     for split, lengths in lengths_by_split.items():
         records = []
         for index, length in enumerate(lengths):
@@ -88,13 +91,12 @@ def write_task(root: Path, lengths_by_split: dict[str, list[int]], clean_copies:
                 sf.write(clean, (0.1 * rng.standard_normal(length)).astype(np.float32), 16000)
                 record["clean_path"] = str(clean)
             records.append(record)
-            lines.append(f"{split}\t{utt_id}")
+            ids[split].append(utt_id)
         manifest = root / "manifest" / f"{split}.jsonl"
         manifest.parent.mkdir(parents=True, exist_ok=True)
         manifest.write_text("".join(json.dumps(r, sort_keys=True) + "\n" for r in records))
-    ids = root / "extract.txt"
-    ids.write_text("\n".join(lines) + "\n")
-    return root / "manifest", ids
+    write_subset(ids, root / "subsets")
+    return root / "manifest", root / "subsets"
 
 
 LENGTHS = {"train": [4000, 16000, 7200, 12345, 9000, 30000], "dev": [5000, 8000], "test": [6400, 20000, 11111]}
@@ -108,9 +110,10 @@ def one_at_a_time(upstream, path):
 
 
 def run_extract(tmp_path, entry, task="asr", lengths=LENGTHS, batch_seconds=2.0, **kwargs):
-    manifest_dir, ids = write_task(tmp_path / "data", lengths, **kwargs)
-    out, summary = tmp_path / "features" / f"{task}.zarr", tmp_path / "features" / f"{task}.json"
-    result = extract("m", entry, task, manifest_dir, ids, out, summary, batch_seconds=batch_seconds, device="cpu")
+    manifest_dir, subsets = write_task(tmp_path / "data", lengths, **kwargs)
+    out = tmp_path / "features" / "m" / task / "paper" / "seed1.zarr"  # a view, as the workflow writes it
+    summary = out.with_suffix(".json")
+    result = extract("m", entry, task, manifest_dir, subsets, out, summary, batch_seconds=batch_seconds, device="cpu")
     return result, out, summary, manifest_dir
 
 
@@ -220,7 +223,7 @@ def test_padding_dependent_model_falls_back_to_one_at_a_time(tmp_path, monkeypat
 def test_audio_shorter_than_the_receptive_field_is_named(tmp_path, hubert_entry):
     with pytest.raises(MinisuperbError, match=r"receptive field of 400 samples.*first: train/train-001 .* with 399 samples"):
         run_extract(tmp_path, hubert_entry, lengths={"train": [8000, 399]})
-    assert not (tmp_path / "features" / "asr.zarr").exists()
+    assert not list((tmp_path / "features").rglob("*.zarr"))
 
 
 def test_disk_full_while_writing_is_reported_and_nothing_is_published(tmp_path, hubert_entry, monkeypatch):
@@ -236,21 +239,20 @@ def test_disk_full_while_writing_is_reported_and_nothing_is_published(tmp_path, 
     monkeypatch.setattr(zarr.storage.LocalStore, "set", full_for_chunks)
     with pytest.raises(MinisuperbError, match=r"disk is full"):
         run_extract(tmp_path, hubert_entry, lengths={"train": [8000, 9000]})
-    features = tmp_path / "features"
-    assert not (features / "asr.zarr").exists() and not (features / "asr.json").exists()
-    assert list(features.iterdir()) == []  # the partial store was removed
+    view = tmp_path / "features" / "m" / "asr" / "paper"
+    assert [path.name for path in view.iterdir()] == []  # the partial store was removed, no summary written
 
 
-def test_bad_utterance_list_line_is_named(tmp_path, hubert_entry):
-    manifest_dir, ids = write_task(tmp_path / "data", {"train": [8000]})
-    ids.write_text("train-000\n")
-    with pytest.raises(MinisuperbError, match=r"extract.txt line 1: 'train-000' is not 'split<TAB>id'"):
-        extract("m", hubert_entry, "asr", manifest_dir, ids, tmp_path / "o.zarr", tmp_path / "o.json")
+def test_a_damaged_subset_list_is_refused_by_name(tmp_path, hubert_entry):
+    manifest_dir, subsets = write_task(tmp_path / "data", {"train": [8000, 9000]})
+    (subsets / "train.txt").write_text("train-000\n")  # cut at a line end: still a valid list
+    with pytest.raises(MinisuperbError, match=r"train.txt is damaged: it lists 1 ids, but `subsample` wrote 2"):
+        extract("m", hubert_entry, "asr", manifest_dir, subsets, tmp_path / "o.zarr", tmp_path / "o.json")
 
 
-def cli_args(tmp_path, entry, manifest_dir, ids):
+def cli_args(tmp_path, entry, manifest_dir, subsets):
     return ["extract", "--model", "m", "--model-settings", json.dumps(entry), "--task", "asr",
-            "--manifest-dir", str(manifest_dir), "--ids", str(ids), "--out", str(tmp_path / "f" / "asr.zarr"),
+            "--manifest-dir", str(manifest_dir), "--subset-dir", str(subsets), "--out", str(tmp_path / "f" / "asr.zarr"),
             "--summary", str(tmp_path / "f" / "asr.json"), "--threads", "1", "--batch-seconds", "0.5",
             "--device", "cpu"]
 

@@ -29,9 +29,9 @@ def hubert_entry(tmp_path_factory):
 
 
 def run_extract(tmp_path, entry, task="asr"):
-    manifest_dir, ids = write_task(tmp_path / "data", LENGTHS)
-    out = tmp_path / "features" / f"{task}.zarr"
-    summary = extract("m", entry, task, manifest_dir, ids, out, out.with_suffix(".json"), batch_seconds=2.0,
+    manifest_dir, subsets = write_task(tmp_path / "data", LENGTHS)
+    out = tmp_path / "features" / "m" / task / "paper" / "seed1.zarr"
+    summary = extract("m", entry, task, manifest_dir, subsets, out, out.with_suffix(".json"), batch_seconds=2.0,
                       device="cpu")
     return summary, out, manifest_dir
 

@@ -59,7 +59,12 @@ def expected_model_jobs(config: dict, model: str, tasks=None) -> set[tuple]:
     """(rule, task, protocol, sampling, seed, train_seed) of the extraction and training jobs of
     one model (of all its tasks, or of `tasks`)."""
     tasks = config["tasks"] if tasks is None else tasks
-    extraction = {("extract", task, None, None, None, None) for task in tasks}
+    extraction = {  # one feature view per (sampling, seed)
+        ("extract", task, None, run["sampling"], str(seed), None)
+        for task in tasks
+        for run in config["runs"]
+        for seed in config["sampling"]["seeds"]
+    }
     training = {
         ("train", task, run["protocol"], run["sampling"], str(seed), str(train_seed))
         for task in tasks
@@ -138,7 +143,8 @@ def test_a_store_moved_away_is_extracted_again_when_a_job_needs_it(completed, de
     left alone (Snakemake treats it as any intermediate file), but a new training job on a store
     that was moved away plans its extraction again, instead of failing inside training."""
     model, task = sorted(demo_config["models"])[0], demo_config["tasks"][0]
-    store = completed / demo_config["results"] / "features" / model / f"{task}.zarr"
+    run = demo_config["runs"][0]
+    store = completed / demo_config["results"] / "features" / model / task / run["sampling"] / "seed42.zarr"
     assert store.is_dir()
     config = copy.deepcopy(demo_config)
     config.setdefault("downstream", {})["train_seeds"] = [1337, 7]
@@ -147,8 +153,9 @@ def test_a_store_moved_away_is_extracted_again_when_a_job_needs_it(completed, de
         jobs = dry_run(completed, config)
     finally:
         (tmp_path / "moved.zarr").rename(store)
-    assert {(job.wildcards["model"], job.wildcards["task"]) for job in jobs if job.rule == "extract"} == {(model, task)}
+    views = {(job.wildcards["model"], job.wildcards["task"], job.wildcards["sampling"]) for job in jobs if job.rule == "extract"}
+    assert views == {(model, task, run["sampling"])}
     # The re-extracted store is new input: its finished heads are trained again, no others.
-    retrained = {(job.wildcards["model"], job.wildcards["task"]) for job in jobs
+    retrained = {(job.wildcards["model"], job.wildcards["task"], job.wildcards["sampling"]) for job in jobs
                  if job.rule == "train" and job.wildcards["train_seed"] == "1337"}
-    assert retrained == {(model, task)}
+    assert retrained == {(model, task, run["sampling"])}

@@ -1,6 +1,6 @@
 """Sub-commands of the data stage: `prepare` (corpus -> manifests), `subsample` (manifests ->
-subset lists of one sampling and seed) and `extract-list` (the union of the subset lists: what
-feature extraction must cover, plus hours per split and subset). `demo-corpus` comes from
+subset lists of one sampling and seed) and `subset-stats` (utterances and hours per split of the
+manifests, of each subset and of their union, which is what feature extraction computes). `demo-corpus` comes from
 `minisuperb.corpora.demo`.
 
 They run no torch and no BLAS: only `prepare` takes `--threads`, for its header reads; the
@@ -19,7 +19,7 @@ from minisuperb.catalog import SPLITS, TASK_NAMES, TASKS
 from minisuperb.config import json_object, seed, validate_section
 from minisuperb.corpora import demo
 from minisuperb.corpora.manifest import (
-    read_ids, read_manifest, read_subset_list, require_file, select, write_lines, write_manifest, write_subset,
+    read_ids, read_manifest, read_subset_list, require_file, select, write_manifest, write_subset,
 )
 from minisuperb.corpora.sampling import hours, seconds, subsample, union
 from minisuperb.errors import MinisuperbError
@@ -89,15 +89,14 @@ def extract_stats(manifests: dict[str, list[dict]], subsets: dict[str, dict], ne
     }
 
 
-def run_extract_list(args: argparse.Namespace) -> None:
+def run_subset_stats(args: argparse.Namespace) -> None:
     manifests = read_manifests(Path(args.manifest_dir))
     # A subset folder is .../subsets/<sampling>/seed<seed>; its name in the stats is <sampling>/seed<seed>.
     subsets = {f"{Path(folder).parent.name}/{Path(folder).name}": read_subset(Path(folder)) for folder in args.subset_dirs}
     needed = union(list(subsets.values()))
     stats = extract_stats(manifests, subsets, needed)
-    write_lines((f"{split}\t{utt_id}" for split in SPLITS for utt_id in needed[split]), args.out)
     Path(args.stats).write_text(json.dumps(stats, indent=2, sort_keys=True) + "\n", encoding="utf-8")
-    log.info("extraction list %s: %s", args.out, {split: len(needed[split]) for split in SPLITS})
+    log.info("%s: %s utterances to extract", args.stats, {split: len(needed[split]) for split in SPLITS})
 
 
 def register(subparsers) -> None:
@@ -119,11 +118,10 @@ def register(subparsers) -> None:
     sample.add_argument("--out-dir", required=True, help="folder for train.txt, dev.txt, test.txt")
     sample.set_defaults(func=run_subsample)
 
-    extract = subparsers.add_parser(
-        "extract-list", help="union of subset lists: the utterances feature extraction must cover"
+    stats = subparsers.add_parser(
+        "subset-stats", help="utterances and hours of the manifests, each subset, and their union (what is extracted)"
     )
-    extract.add_argument("--manifest-dir", required=True, help="folder with the task's manifests")
-    extract.add_argument("--subset-dirs", required=True, nargs="+", help="subset folders .../<sampling>/seed<seed>")
-    extract.add_argument("--out", required=True, help="the list to write: split<TAB>id lines")
-    extract.add_argument("--stats", required=True, help="JSON to write: utterances and hours per split and subset")
-    extract.set_defaults(func=run_extract_list)
+    stats.add_argument("--manifest-dir", required=True, help="folder with the task's manifests")
+    stats.add_argument("--subset-dirs", required=True, nargs="+", help="subset folders .../<sampling>/seed<seed>")
+    stats.add_argument("--stats", required=True, help="JSON to write: utterances and hours per split and subset")
+    stats.set_defaults(func=run_subset_stats)

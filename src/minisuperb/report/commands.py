@@ -131,7 +131,7 @@ def register(subparsers) -> None:
     parser.add_argument("--results", required=True, help="results table from `collect`")
     parser.add_argument("--training", required=True, help="training table from `collect`")
     parser.add_argument("--stats", required=True,
-                        help='JSON {task: its stats.json from `extract-list`}, e.g. \'{"asr": "results/data/asr/stats.json"}\'')
+                        help='JSON {task: its stats.json from `subset-stats`}, e.g. \'{"asr": "results/data/asr/stats.json"}\'')
     parser.add_argument("--feature-summaries", required=True,
                         help="JSON {model: {task: its extraction summary}}, e.g. "
                              '\'{"hubert": {"asr": "results/features/hubert/asr.json"}}\'')

@@ -48,7 +48,7 @@ class FeatureStore:
     """A published, complete feature store. Create it with `FeatureStore.open`."""
 
     def __init__(self, path: Path, attrs: dict, index: dict[str, tuple[list[str], np.ndarray]],
-                 files: Path | None = None, read_lock=None):
+                 files: Path | None = None, read_lock=None, sources: dict[str, list] | None = None):
         self.path = path  # as the user named it, for messages
         self.files = files or path  # the version folder it resolved to when opened
         self._read_lock = read_lock  # held while this object lives (layout.hold_read_lock)
@@ -59,6 +59,7 @@ class FeatureStore:
         self._quantised = attrs.get("dtype") == "uint8"
         self._arrays: dict[str, dict[str, zarr.Array]] = {}
         self._arrays_pid = os.getpid()
+        self._sources = sources or {split: [None] * len(ids) for split, (ids, _) in index.items()}
 
     @classmethod
     def open(cls, path, model_hash: str | None = None) -> FeatureStore:
@@ -70,12 +71,19 @@ class FeatureStore:
         files = Path(os.path.realpath(path))
         read_lock = hold_read_lock(files) if path.is_symlink() else None
         attrs = _checked_attrs(files, model_hash, path)
-        index = {}
+        index, sources = {}, {}
         for split in attrs["splits"]:
             with _damage_reported(path, f"the index of split {split!r}"), _quiet_zarr():
                 group = zarr.open_group(files / split, mode="r")
                 index[split] = (list(group.attrs["ids"]), np.asarray(group["offsets"][:]))
-        return cls(path, attrs, index, files, read_lock)
+                sources[split] = group.attrs.get("sources") or [None] * len(index[split][0])
+        return cls(path, attrs, index, files, read_lock, sources)
+
+    def close(self) -> None:
+        """Release the version this store holds (it may then be deleted by a publisher)."""
+        if self._read_lock is not None:
+            self._read_lock.close()
+            self._read_lock = None
 
     @property
     def splits(self) -> list[str]:
@@ -83,6 +91,11 @@ class FeatureStore:
 
     def ids(self, split: str) -> list[str]:
         return list(self._split_index(split)[0])
+
+    def sources(self, split: str) -> dict[str, str | None]:
+        """{id: the audio identity it was extracted from} of a split (None where the writer
+        recorded none, as in stores of older versions)."""
+        return dict(zip(self._split_index(split)[0], self._sources[split]))
 
     def num_frames(self, split: str, utt_id: str) -> int:
         start, stop = self._bounds(split, utt_id)
@@ -118,8 +131,7 @@ class FeatureStore:
             raise StoreError(
                 f"utterance {utt_id!r} is not in split {split!r} of the feature store "
                 f"{self.path} ({len(offsets) - 1} utterances); the store was extracted for "
-                f"another subset: rerun the extraction (its subset list is "
-                f"data/<task>/subsets/extract.txt).")
+                f"another subset. {_rebuild_hint(self.path)}")
         return int(offsets[position]), int(offsets[position + 1])
 
     def _checked_layers(self, layers: Sequence[int]) -> list[int]:

@@ -119,11 +119,13 @@ class _SplitWriter:
             self.pending = np.empty((SHARD_FRAMES, num_layers, dim), dtype=np.float32)
             self.pending_frames = 0
         self.ids: list[str] = []
+        self.sources: list[str | None] = []
         self.known_ids: set[str] = set()
         self.offsets = [0]
 
-    def add(self, utt_id: str, rows: np.ndarray) -> None:
+    def add(self, utt_id: str, rows: np.ndarray, source: str | None) -> None:
         self.ids.append(utt_id)
+        self.sources.append(source)
         self.known_ids.add(utt_id)
         self.offsets.append(self.offsets[-1] + len(rows))
         if not self.quantised:
@@ -148,6 +150,7 @@ class _SplitWriter:
         self.group.create_array("offsets", data=np.asarray(self.offsets, dtype=np.int64),
                                 compressors=compressors(self.codec, 8))
         self.group.attrs["ids"] = self.ids
+        self.group.attrs["sources"] = self.sources
 
     def _quantise_pending(self) -> None:
         """Quantise the gathered shard of frames (whole, or the split's last, partial one)."""
@@ -206,12 +209,13 @@ class StoreWriter:
 
     # --- public API ---------------------------------------------------------------------------
 
-    def add(self, split: str, utt_id: str, features) -> None:
+    def add(self, split: str, utt_id: str, features, source: str | None = None) -> None:
         """Append one utterance `[frames, layers, dim]` (float32/16) to `split`; NaN, inf and
-        values beyond the storage's range are refused."""
+        values beyond the storage's range are refused. `source` identifies the audio it came
+        from (see `minisuperb.store.reuse`), so that a later extraction may reuse it."""
         self._check_open()
         rows = self._checked_rows(split, utt_id, features)
-        self._guarded(f"write {split}/{utt_id}", self._append, split, utt_id, rows)
+        self._guarded(f"write {split}/{utt_id}", self._append, split, utt_id, rows, source)
 
     def close(self, extra_attrs: dict | None = None) -> dict:
         """Flush, write the index and attributes, the marker, and publish at `path`."""
@@ -274,12 +278,12 @@ class StoreWriter:
                 f"states are too large to store: scale its output in the model loader.")
         return array
 
-    def _append(self, split: str, utt_id: str, rows: np.ndarray) -> None:
+    def _append(self, split: str, utt_id: str, rows: np.ndarray, source: str | None) -> None:
         if split not in self._splits:
             a = self.attrs
             self._splits[split] = _SplitWriter(self._group, split, a["num_layers"], a["dim"],
                                                a["pooled"], a["codec"], a["dtype"])
-        self._splits[split].add(utt_id, rows)
+        self._splits[split].add(utt_id, rows, source)
 
     def _finish(self) -> None:
         for split in self._splits.values():

@@ -12,16 +12,20 @@ from minisuperb.runtime import set_threads
 
 def register(subparsers) -> None:
     extract = subparsers.add_parser(
-        "extract", help="extract one model's features for one task into a Zarr feature store",
-        description="Extract all hidden states of one model for the utterances of one task "
-                    "into a feature store, and write its summary JSON.")
+        "extract", help="extract one model's features for one task's subset into a Zarr feature store",
+        description="Write all hidden states of one model for the utterances of one task's subset lists "
+                    "into a feature store (copying what other views of the model and task hold), and "
+                    "write its summary JSON.")
     extract.add_argument("--model", required=True, help="model name (the key under `models:`)")
     extract.add_argument("--model-settings", required=True,
                          help="the model's config entry as JSON (loader, name, path, ...)")
     extract.add_argument("--task", required=True, choices=TASK_NAMES)
     extract.add_argument("--manifest-dir", required=True, help="folder of the task's <split>.jsonl manifests")
-    extract.add_argument("--ids", required=True, help="split<TAB>id list of the utterances to extract")
-    extract.add_argument("--out", required=True, help="feature store to write (<model>/<task>.zarr)")
+    extract.add_argument("--subset-dir", required=True,
+                         help="folder of the view's subset lists (train.txt, dev.txt, test.txt, lists.json)")
+    extract.add_argument("--out", required=True,
+                         help="view store to write (<model>/<task>/<sampling>/seed<seed>.zarr); the other views "
+                              "under <model>/<task> lend the utterances they hold")
     extract.add_argument("--summary", required=True, help="summary JSON to write (the store attributes)")
     extract.add_argument("--threads", type=int, default=1)
     extract.add_argument("--batch-seconds", type=float, default=None,
@@ -48,7 +52,7 @@ def _extract(args) -> None:
     set_threads(args.threads)  # after the import, so that torch is bound directly
     if args.batch_seconds is not None and args.batch_seconds <= 0:
         raise MinisuperbError(f"--batch-seconds must be positive, got {args.batch_seconds}.")
-    extract(args.model, json_object(args.model_settings, "--model-settings"), args.task, args.manifest_dir, args.ids, args.out,
+    extract(args.model, json_object(args.model_settings, "--model-settings"), args.task, args.manifest_dir, args.subset_dir, args.out,
             args.summary, batch_seconds=args.batch_seconds, device=args.device)
 
 

@@ -27,17 +27,18 @@ from torch import nn
 from torch.nn.utils.rnn import pad_sequence
 from tqdm import tqdm
 
-from minisuperb.catalog import TASKS
+from minisuperb.catalog import SPLITS, TASKS
 from minisuperb.corpora import audio
 from minisuperb.corpora.audio import TARGET_RATE as SAMPLE_RATE
-from minisuperb.corpora.manifest import read_manifest, select
+from minisuperb.corpora.manifest import read_manifest, read_subset_list, select
 from minisuperb.errors import MinisuperbError
 from minisuperb.files import write_json_atomic
 from minisuperb.runtime import resolve_device
 from minisuperb.store import StoreWriter
 from minisuperb.store.layout import DEFAULT_STORAGE, STORAGES
+from minisuperb.store.reuse import audio_source, donor_stores, extraction_turn, stored_utterances
 from minisuperb.upstreams.base import Upstream
-from minisuperb.upstreams.macs import count_macs
+from minisuperb.upstreams.macs import count_macs, macs_at_lengths
 from minisuperb.upstreams.registry import load_upstream, model_hash
 
 log = logging.getLogger(__name__)
@@ -94,6 +95,10 @@ class Utterance:
     def name(self) -> str:
         return f"{self.split}/{self.utt_id}"
 
+    @property
+    def source(self) -> str:
+        return audio_source(self.path, self.num_samples)
+
 
 @dataclass(frozen=True)
 class Batch:
@@ -105,29 +110,18 @@ class Batch:
 # --- planning ------------------------------------------------------------------------------------
 
 
-def read_utterances(manifest_dir: str | Path, ids_path: str | Path) -> list[Utterance]:
-    """The utterances of `split<TAB>id` lines, with their audio (`path`) from the manifests."""
-    ids_path = Path(ids_path)
-    if not ids_path.is_file():
-        raise MinisuperbError(f"utterance list {ids_path} does not exist. Run the data stage first.")
-    ids_by_split: dict[str, list[str]] = {}
-    for number, line in enumerate(ids_path.read_text(encoding="utf-8").splitlines(), start=1):
-        if not line.strip():
-            continue
-        split, tab, utt_id = line.partition("\t")
-        if not tab or not split or not utt_id.strip():
-            raise MinisuperbError(
-                f"{ids_path} line {number}: {line!r} is not 'split<TAB>id'. Rerun the data stage "
-                "(minisuperb extract-list) to rewrite it."
-            )
-        ids_by_split.setdefault(split, []).append(utt_id.strip())
+def read_utterances(manifest_dir: str | Path, subset_dir: str | Path) -> list[Utterance]:
+    """The utterances of a view's subset lists, with their audio (`path`) from the manifests."""
     utterances = []
-    for split, ids in ids_by_split.items():
+    for split in SPLITS:
+        ids = read_subset_list(subset_dir, split)
+        if not ids:
+            continue
         records = read_manifest(Path(manifest_dir) / f"{split}.jsonl")
-        for record in select(records, ids, where=f"{ids_path} (split {split})"):
+        for record in select(records, ids, where=f"{Path(subset_dir) / split}.txt"):
             utterances.append(Utterance(split, record["id"], record["path"], int(record["num_samples"])))
     if not utterances:
-        raise MinisuperbError(f"utterance list {ids_path} is empty: nothing to extract. Rerun the data stage.")
+        raise MinisuperbError(f"the subset lists in {subset_dir} are empty: nothing to extract. Rerun the data stage.")
     return utterances
 
 
@@ -251,54 +245,104 @@ def storage_of(entry: dict, model: str) -> str:
 # --- the job -------------------------------------------------------------------------------------
 
 
-def extract(model: str, entry: dict, task: str, manifest_dir: str | Path, ids_path: str | Path,
+def extract(model: str, entry: dict, task: str, manifest_dir: str | Path, subset_dir: str | Path,
             out: str | Path, summary_path: str | Path, batch_seconds: float | None = None,
             device: str = "auto") -> dict:
-    """Extract every utterance of `ids_path` into the store `out`; write and return the summary."""
+    """Write the view store `out` (`<model>/<task>/<sampling>/seed<seed>.zarr`) of the subset
+    lists in `subset_dir`, and its summary. What the other views of this model and task hold is
+    copied, the rest extracted (`minisuperb.store.reuse`)."""
     started = time.perf_counter()
     precision = precision_of(entry, model)
     storage = storage_of(entry, model)
-    utterances = read_utterances(manifest_dir, ids_path)
-    upstream = load_upstream(entry, where=f"model {model!r}")
-    check_lengths(utterances, upstream.min_samples, model)
-    torch_device = torch.device(resolve_device(device))
-    upstream.to(torch_device)
-    macs = count_macs(upstream, [u.num_samples for u in utterances], torch_device)  # at the job's lengths
-    batch_seconds = float(batch_seconds or entry.get("batch_seconds") or DEFAULT_BATCH_SECONDS[torch_device.type])
-    runner = Runner(upstream, torch_device, precision)
-    audio_seconds = sum(u.num_samples for u in utterances) / SAMPLE_RATE
-    log.info("model %s, task %s: %d utterances (%.1f s of audio), batches of <= %g s on %s",
-             model, task, len(utterances), audio_seconds, batch_seconds, torch_device)
+    utterances = read_utterances(manifest_dir, subset_dir)
+    out, hash_ = Path(out), model_hash(entry)
+    folder = out.parent.parent  # <model>/<task>: the views that may share utterances
+    with extraction_turn(folder):
+        donors = donor_stores(folder, out, hash_, storage)
+        stored = stored_utterances(donors)
+        new = [u for u in utterances if stored.get((u.split, u.utt_id), (None, None))[1] != u.source]
+        copied = sorted(set(utterances) - set(new), key=utterances.index)
+        try:
+            summary = _write_view(model, entry, task, out, hash_, storage, utterances, new, copied, stored,
+                                  batch_seconds, device, precision)
+        finally:
+            for store in donors:
+                store.close()
+    summary["wall_time_s"] = time.perf_counter() - started
+    write_json_atomic(summary_path, summary)
+    log.info("%s/%s: %d utterances extracted (%.1f s of audio), %d copied from other views; %d bytes on disk",
+             model, task, summary["extracted_utterances"], summary["extracted_audio_seconds"],
+             summary["copied_utterances"], summary["bytes_on_disk"])
+    return summary
 
-    with StoreWriter(out, model, model_hash(entry), upstream.num_layers, upstream.dim,
-                     upstream.frame_rate, pooled=TASKS[task].pooled,
+
+def _write_view(model, entry, task, out, hash_, storage, utterances, new, copied, stored, batch_seconds,
+                device, precision) -> dict:
+    lengths = [u.num_samples for u in utterances]
+    new_seconds = sum(u.num_samples for u in new) / SAMPLE_RATE
+    if new:
+        upstream = load_upstream(entry, where=f"model {model!r}")
+        check_lengths(new, upstream.min_samples, model)
+        torch_device = torch.device(resolve_device(device))
+        upstream.to(torch_device)
+        macs = count_macs(upstream, lengths, torch_device)  # at the view's lengths
+        shape = (upstream.num_layers, upstream.dim, upstream.frame_rate)
+    else:  # every utterance is stored: no model to load, the donor's fit gives the MACs
+        donor = stored[(copied[0].split, copied[0].utt_id)][0].attrs
+        macs = {**macs_at_lengths(donor["macs_coefficients"], lengths),
+                **{key: donor[key] for key in ("macs_coefficients", "macs_probe_seconds")}}
+        shape = (donor["num_layers"], donor["dim"], donor["frame_rate"])
+    log.info("model %s, task %s: %d of %d utterances to extract (%.1f s of audio), %d copied from other views",
+             model, task, len(new), len(utterances), new_seconds, len(copied))
+
+    with StoreWriter(out, model, hash_, *shape, pooled=TASKS[task].pooled,
                      attrs={"task": task, "loader": entry["loader"]}, storage=storage) as writer:
-        loop_started = time.perf_counter()
-        probe_difference, probed = _probe(runner, utterances, upstream.min_samples)
-        for utterance, features in probed.items():
-            writer.add(utterance.split, utterance.utt_id, features)
-        batches = plan_batches([u for u in utterances if u not in probed], batch_seconds)
-        _extract_batches(runner, batches, writer, upstream.min_samples)
-        loop_seconds = time.perf_counter() - loop_started
+        copy_started = time.perf_counter()
+        for u in copied:
+            writer.add(u.split, u.utt_id, stored[(u.split, u.utt_id)][0].get(u.split, u.utt_id), u.source)
+        copy_seconds = time.perf_counter() - copy_started
+        computed = _extract_new(upstream, torch_device, precision, new, writer, batch_seconds, entry) if new else {}
+        rate = computed.get("audio_seconds_per_second") or next(
+            (store.attrs["audio_seconds_per_second"] for store, _ in stored.values()), None)
+        audio_seconds = sum(lengths) / SAMPLE_RATE
         attrs = writer.close({
             **macs,
+            **computed,
             "audio_seconds": audio_seconds,
             "utterances": len(utterances),
-            "batch_seconds": batch_seconds,
-            "batching": "one_at_a_time" if runner.one_at_a_time else "length_bucketed",
-            "padding_probe_difference": probe_difference,
-            "device": str(torch_device),
-            "precision": runner.precision,
-            "threads": torch.get_num_threads(),
-            "extraction_time_s": loop_seconds,
-            "audio_seconds_per_second": audio_seconds / loop_seconds,
-            "wall_time_s": time.perf_counter() - started,
+            "extracted_utterances": len(new),
+            "extracted_audio_seconds": new_seconds,
+            "copied_utterances": len(copied),
+            "copy_time_s": copy_seconds,
+            "audio_seconds_per_second": rate,
+            # What extracting this view alone takes at the measured rate: its cost, whatever
+            # other views it could copy from.
+            "view_extraction_s": audio_seconds / rate,
         })
-    summary = {**attrs, "store": str(out)}
-    write_json_atomic(summary_path, summary)
-    log.info("%s/%s: %.1f audio seconds per second, %d bytes on disk", model, task,
-             attrs["audio_seconds_per_second"], attrs["bytes_on_disk"])
-    return summary
+    return {**attrs, "store": str(out)}
+
+
+def _extract_new(upstream, torch_device, precision, new, writer, batch_seconds, entry) -> dict:
+    """Extract the utterances no other view holds; returns how it went (for the summary)."""
+    batch_seconds = float(batch_seconds or entry.get("batch_seconds") or DEFAULT_BATCH_SECONDS[torch_device.type])
+    runner = Runner(upstream, torch_device, precision)
+    started = time.perf_counter()
+    probe_difference, probed = _probe(runner, new, upstream.min_samples)
+    for utterance, features in probed.items():
+        writer.add(utterance.split, utterance.utt_id, features, utterance.source)
+    batches = plan_batches([u for u in new if u not in probed], batch_seconds)
+    _extract_batches(runner, batches, writer, upstream.min_samples)
+    seconds = time.perf_counter() - started
+    return {
+        "batch_seconds": batch_seconds,
+        "batching": "one_at_a_time" if runner.one_at_a_time else "length_bucketed",
+        "padding_probe_difference": probe_difference,
+        "device": str(torch_device),
+        "precision": runner.precision,
+        "threads": torch.get_num_threads(),
+        "extraction_time_s": seconds,
+        "audio_seconds_per_second": sum(u.num_samples for u in new) / SAMPLE_RATE / seconds,
+    }
 
 
 def _probe(runner: Runner, utterances: list[Utterance], min_samples: int) -> tuple[float | None, dict]:
@@ -341,6 +385,6 @@ def _extract_batches(runner: Runner, batches: list[list[Utterance]], writer: Sto
 
 def _store(writer: StoreWriter, utterances: list[Utterance], features: list[np.ndarray]) -> None:
     for utterance, rows in zip(utterances, features):
-        writer.add(utterance.split, utterance.utt_id, rows)
+        writer.add(utterance.split, utterance.utt_id, rows, utterance.source)
 
 

@@ -46,18 +46,16 @@ CPU_ATTENTION = {torch.ops.aten._scaled_dot_product_flash_attention_for_cpu: _cp
 
 def count_macs(upstream: Upstream, num_samples: Sequence[int], device: torch.device | str = "cpu") -> dict:
     """{"macs_per_second": torch's count, "macs_per_second_thop": thop's count}, both per second
-    of audio over utterances of `num_samples` samples each, and the probe lengths in seconds."""
-    lengths = np.asarray(num_samples, dtype=np.float64)
-    mean = int(round(lengths.mean()))
+    of audio over utterances of `num_samples` samples each, the probe lengths in seconds, and
+    the fitted coefficients (so that other lengths need no model: `macs_at_lengths`)."""
+    mean = int(round(np.mean(num_samples)))
     probes = (mean, 2 * mean)
     counts = np.array([probe_macs(upstream, samples, device) for samples in probes], dtype=np.float64)
     # Per counter: a and b of MACs(L) = a L + b L^2 through the two probes.
     coefficients = np.linalg.solve(np.array([[n, n * n] for n in probes], dtype=np.float64), counts)
-    total = lengths.sum() * coefficients[0] + np.square(lengths).sum() * coefficients[1]
-    flop_counter, thop = (total / (lengths.sum() / SAMPLE_RATE)).tolist()
     result = {
-        "macs_per_second": int(flop_counter),
-        "macs_per_second_thop": int(thop),
+        **macs_at_lengths(coefficients.T.tolist(), num_samples),
+        "macs_coefficients": coefficients.T.tolist(),
         "macs_probe_seconds": [samples / SAMPLE_RATE for samples in probes],
     }
     if result["macs_per_second_thop"] == 0:
@@ -71,6 +69,15 @@ def count_macs(upstream: Upstream, num_samples: Sequence[int], device: torch.dev
             result["macs_per_second"], result["macs_per_second_thop"], DISAGREEMENT * 100,
         )
     return result
+
+
+def macs_at_lengths(coefficients: Sequence[Sequence[float]], num_samples: Sequence[int]) -> dict:
+    """MACs per audio second over utterances of `num_samples` samples, from the fitted (a, b)
+    of MACs(L) = a L + b L^2 per counter (torch's flop counter, then thop)."""
+    lengths = np.asarray(num_samples, dtype=np.float64)
+    seconds = lengths.sum() / SAMPLE_RATE
+    flop_counter, thop = ((a * lengths.sum() + b * np.square(lengths).sum()) / seconds for a, b in coefficients)
+    return {"macs_per_second": int(flop_counter), "macs_per_second_thop": int(thop)}
 
 
 def probe_macs(upstream: Upstream, num_samples: int, device: torch.device | str = "cpu") -> tuple[int, int]:

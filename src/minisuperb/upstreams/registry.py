@@ -36,6 +36,9 @@ LOADERS = {
 # Entry keys that do not change the features: left out of the extraction job's settings (its
 # rerun trigger) and of the model hash, so editing them reruns nothing.
 FEATURE_NEUTRAL_KEYS = ("reference", "batch_seconds")
+# The installed distributions that compute features: upgrading one may change every model's
+# features, so their versions are part of `model_version`.
+FEATURE_PACKAGES = ("torch", "torchaudio", "espnet-s3prl", "transformers")
 # Bytes read from each end of every checkpoint file for its fingerprint (see `model_hash`).
 FINGERPRINT_BYTES = 1 << 20
 
@@ -97,6 +100,21 @@ def model_hash(entry: dict) -> str:
         payload["weights"] = _fingerprint(weights_file(entry))
     canonical = json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+def model_version(entry: dict) -> dict:
+    """What identifies a model's features beyond its store: the model hash and the versions of
+    FEATURE_PACKAGES. The workflow passes it to the extraction and training jobs as a param, so
+    that weights replaced at the same path, or an upgraded s3prl, rerun them."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    def installed(name: str) -> str | None:
+        try:
+            return version(name)
+        except PackageNotFoundError:
+            return None
+
+    return {"model_hash": model_hash(entry), "packages": {name: installed(name) for name in FEATURE_PACKAGES}}
 
 
 def _fingerprint(path: str | None) -> list | None:
