@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 JOBS   ?= 2
 
-.PHONY: venv lock lint demo test test-fast clean-results
+.PHONY: venv lock lint demo test test-fast reliability clean-results
 
 venv: $(STAMP)
 
@@ -30,14 +30,23 @@ demo: $(STAMP)
 	snakemake --profile profiles/local --cores $(JOBS)
 	@echo "Demo finished: open results/report/report.html (summary in results/report/report.md)"
 
-# Every test, including the real one-node SLURM and the headless-Chromium report check.
+# Every test, including the real one-node SLURM, the headless-Chromium report check and the
+# fault-injection suite (tests/reliability, a few minutes).
 test: lint
 	bash tests/setup/install_system_deps.sh
 	pytest -q
 
-# The unit tests only (no SLURM cluster, no browser).
+# The unit tests only (no SLURM cluster, no browser, no fault-injection suite).
 test-fast: $(STAMP)
-	pytest -q -m "not slurm and not browser"
+	pytest -q -m "not slurm and not browser and not reliability"
+
+# The fault-injection suite alone (kill -9, full disk, damaged inputs, concurrency, fuzz; also
+# part of `make test`; its disk-full faults need root for a small tmpfs and are skipped, saying
+# so, without it) and its tally: writes tests/reliability/outcomes.json and RELIABILITY.md.
+reliability: $(STAMP)
+	rm -f tests/reliability/outcomes.json
+	MINISUPERB_RELIABILITY_JSON=$(CURDIR)/tests/reliability/outcomes.json pytest -q -p no:cacheprovider tests/reliability; \
+	status=$$?; python tests/reliability/render.py tests/reliability/outcomes.json RELIABILITY.md && exit $$status
 
 clean-results:
 	rm -rf results .snakemake

@@ -15,12 +15,14 @@ import re
 import subprocess
 import sys
 import textwrap
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 import yaml
+
+from polling import wait_until
+from reduced_demo import reduced_demo
 
 pytestmark = pytest.mark.slurm
 
@@ -125,28 +127,11 @@ def test_every_job_goes_through_sbatch_and_a_rerun_schedules_nothing(slurm_clust
 
 # --- the demo DAG through the profile, with a training job cancelled mid-way ----------------------
 
-# The demo config reduced to ASR, two weight-free models and a small corpus, so the whole DAG
-# (demo corpus -> prepare -> subsample -> extraction list -> extract -> train -> collect -> report)
-# runs on the one-node cluster in a few minutes. The fbank/asr training job (150 steps, a
-# checkpoint every 5) runs long enough to be cancelled mid-way.
+# The reduced demo (tests/reduced_demo.py) on the one-node cluster, in a few minutes. The
+# fbank/asr training job (150 steps, a checkpoint every 5) runs long enough to be cancelled mid-way.
 REDUCED_DEMO = {
-    "results": "results",
-    "tasks": ["asr"],
-    "demo": {
-        "seed": 0, "min_words": 2, "max_words": 3,
-        "asr": {"speakers": 4, "train": 32, "dev": 8, "test": 8},
-        "sid": {"speakers": 2, "train": 2, "dev": 1, "test": 1},
-        "se": {"train_speakers": 3, "test_speakers": 1, "utterances": 2},
-        "ss": {"speakers": 2, "train": 2, "dev": 1, "test": 1},
-    },
-    "data": {"asr": {"root": "results/data/corpus/demo/LibriSpeech", "train": ["train-clean-100"]}},
-    "sampling": {"seeds": [42], "paper": {"asr": {"fraction": 0.5}}},
-    "models": {
-        "fbank": {"loader": "s3prl", "name": "fbank", "reference": "FBANK"},
-        "mfcc": {"loader": "s3prl", "name": "mfcc", "reference": None},
-    },
+    **reduced_demo(asr_utterances=(32, 8, 8)),
     "extraction": {"batch_seconds": 64, "device": "auto", "threads": 1},
-    "runs": [{"protocol": "demo", "sampling": "paper"}],
     "protocols": {"demo": {"asr": {"steps": 150, "eval_every": 75, "checkpoint_every": 5}}},
     "report": {
         "mini_run": {"protocol": "demo", "sampling": "paper"},
@@ -155,6 +140,10 @@ REDUCED_DEMO = {
 }
 CANCELLED_RUN = "results/downstream/demo/paper/seed42/train1337/fbank/asr"
 CANCELLED_COMMENT = re.compile(r"rule_train_wildcards_demo_paper_42_1337_fbank_asr")
+# An extraction job is cancelled too, once it runs: the retry must extract the store again and
+# leave nothing of the cancelled attempt.
+CANCELLED_EXTRACTION = re.compile(r"rule_extract_wildcards_mfcc_asr")
+CANCELLED_STORE = "results/features/mfcc/asr.zarr"
 
 
 @dataclass
@@ -164,22 +153,22 @@ class DemoRun:
     returncode: int
     cancelled_job: str
     rerun: subprocess.CompletedProcess
+    cancelled_extraction: str
 
 
-def cancel_when_checkpointed(workdir: Path, snakemake: subprocess.Popen, timeout: float = 420) -> str:
-    """Wait until the fbank/asr training job has written a checkpoint, then `scancel` it.
-    Returns its SLURM job id."""
-    checkpoint = workdir / CANCELLED_RUN / "checkpoint-last.pt"
-    deadline = time.monotonic() + timeout
-    while not checkpoint.exists():
-        assert snakemake.poll() is None, "Snakemake ended before the training job checkpointed"
-        assert time.monotonic() < deadline, f"no {checkpoint} after {timeout} s"
-        time.sleep(0.2)
+def running_jobs(comment: re.Pattern) -> list[str]:
+    """The ids of the running SLURM jobs whose comment (Snakemake's rule and wildcards) matches."""
     listing = subprocess.run(
         ["squeue", "--noheader", "--states=RUNNING", "--format=%i|%k"], capture_output=True, text=True, check=True
     ).stdout
-    running = [line.split("|")[0] for line in listing.split() if CANCELLED_COMMENT.search(line)]
-    assert len(running) == 1, f"expected the fbank/asr training job to be running; squeue shows:\n{listing}"
+    return [line.split("|")[0] for line in listing.split() if comment.search(line)]
+
+
+def cancel_when(ready, comment: re.Pattern, what: str, snakemake: subprocess.Popen, log: Path, timeout: float = 420):
+    """Wait until `ready()` and the job matching `comment` runs, then `scancel` it. Returns its
+    SLURM job id."""
+    running = wait_until(lambda: ready() and running_jobs(comment), timeout, what, snakemake, log, interval=0.2)
+    assert len(running) == 1, f"expected one running job for {what}: {running}"
     subprocess.run(["scancel", running[0]], check=True)
     return running[0]
 
@@ -194,13 +183,20 @@ def demo_run(slurm_cluster, tmp_path_factory) -> DemoRun:
         command, environment = slurm_profile_command(workdir, *arguments)
         snakemake = subprocess.Popen(command, cwd=workdir, env=environment, stdout=log_file, stderr=subprocess.STDOUT)
         try:
-            cancelled = cancel_when_checkpointed(workdir, snakemake)
+            # The extraction job once its command runs (its log exists); the training job once
+            # it has written a checkpoint.
+            extraction_log = workdir / "results/logs/features/extract/mfcc/asr.log"
+            cancelled_extraction = cancel_when(extraction_log.exists, CANCELLED_EXTRACTION,
+                                               "a running mfcc/asr extraction", snakemake, log_path)
+            checkpoint = workdir / CANCELLED_RUN / "checkpoint-last.pt"
+            cancelled = cancel_when(checkpoint.exists, CANCELLED_COMMENT, "a checkpointed fbank/asr training job",
+                                    snakemake, log_path)
             returncode = snakemake.wait(timeout=540)
         finally:
             if snakemake.poll() is None:
                 snakemake.terminate()
     rerun = run_with_slurm_profile(workdir, *arguments)
-    return DemoRun(workdir, log_path.read_text(), returncode, cancelled, rerun)
+    return DemoRun(workdir, log_path.read_text(), returncode, cancelled, rerun, cancelled_extraction)
 
 
 def test_demo_dag_runs_every_job_through_sbatch(demo_run):
@@ -212,6 +208,7 @@ def test_demo_dag_runs_every_job_through_sbatch(demo_run):
     assert {"demo_corpus", "prepare", "extract", "train", "collect", "report"} <= set(finished.values())
     states = slurm_states(SUBMITTED.findall(demo_run.log))
     assert states.pop(demo_run.cancelled_job) == "CANCELLED"
+    assert states.pop(demo_run.cancelled_extraction) == "CANCELLED"
     assert set(states.values()) == {"COMPLETED"}
 
 
@@ -231,6 +228,18 @@ def test_cancelled_training_job_was_retried_and_resumed_from_its_checkpoint(demo
     resumed = re.search(r"resuming fbank/asr from step (\d+)", log)
     assert resumed, f"the retried job started from scratch:\n{log}"
     assert 0 < int(resumed.group(1)) < REDUCED_DEMO["protocols"]["demo"]["asr"]["steps"]
+
+
+def test_cancelled_extraction_job_was_retried_and_left_no_partial_store(demo_run):
+    from minisuperb.store import FeatureStore
+
+    store = demo_run.workdir / CANCELLED_STORE
+    opened = FeatureStore.open(store)  # complete, every file as its marker lists
+    assert opened.attrs["model"] == "mfcc"
+    beside = {path.name for path in store.parent.glob(f"{store.name}*")} - {store.name}
+    current = Path(os.path.realpath(store)).name
+    leftovers = sorted(name for name in beside if name not in (current, f"{current}.readers"))
+    assert leftovers == [], f"the cancelled extraction left {leftovers}"
 
 
 def test_a_second_run_of_the_demo_dag_schedules_nothing(demo_run):

@@ -65,6 +65,11 @@ def main(argv: list[str] | None = None) -> int:
         level=logging.DEBUG if args.verbose else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    empty = empty_argument(args)
+    if empty:
+        print(f"minisuperb {args.command}: error: argument {empty} is empty: give a file, folder or value.",
+              file=sys.stderr)
+        return 2
     try:
         args.func(args)
     except MinisuperbError as error:
@@ -74,6 +79,15 @@ def main(argv: list[str] | None = None) -> int:
         print(f"minisuperb {args.command}: error: {os_error_message(error, args)}", file=sys.stderr)
         return 2
     return 0
+
+
+def empty_argument(args: argparse.Namespace) -> str | None:
+    """The first argument given as an empty string (a path "" would mean the current folder,
+    or nothing at all), as the command line spells it."""
+    for dest, value in vars(args).items():
+        if value == "" or (isinstance(value, list) and "" in value):
+            return dest if dest in ("metrics", "table") else "--" + dest.replace("_", "-")
+    return None
 
 
 # A command's output options, where an OSError without a file name most likely happened.

@@ -35,6 +35,11 @@ def resolve_device(name: str) -> str:
 
     if name == "auto":
         return "cuda" if torch.cuda.is_available() else "cpu"
+    try:
+        torch.device(name)
+    except (RuntimeError, ValueError) as error:
+        raise MinisuperbError(f"--device {name!r} is not a device torch knows ({error}); use auto, cpu, "
+                              "cuda or cuda:N.") from error
     if name.startswith("cuda") and not torch.cuda.is_available():
         raise MinisuperbError(f"--device {name} was asked for but torch sees no GPU; use --device auto or cpu.")
     return name

@@ -6,6 +6,8 @@ Torch and the store are imported by the handler, not here: building the parser s
 from __future__ import annotations
 
 import argparse
+import contextlib
+import fcntl
 import json
 import logging
 from pathlib import Path
@@ -34,6 +36,8 @@ def train_command(args: argparse.Namespace) -> None:
     from minisuperb.store import FeatureStore
 
     set_threads(args.threads)  # after the imports, so that torch is bound directly
+    if args.workers < 0:
+        raise MinisuperbError(f"--workers must be 0 (load in this process) or more, got {args.workers}.")
     model_hash = args.model_hash or (summary_model_hash(args.store_summary) if args.store_summary else None)
     store = FeatureStore.open(args.store, model_hash)
     records = {split: load_split(args.manifest_dir, args.subset_dir, split) for split in SPLITS}
@@ -42,8 +46,34 @@ def train_command(args: argparse.Namespace) -> None:
         train_seed=args.train_seed, settings=json_object(args.settings, "--settings"), out_dir=Path(args.out_dir),
         device=resolve_device(args.device), num_workers=args.workers, stop_after_steps=args.stop_after_steps,
     )
-    result = run(spec, store, records)
+    with exclusive(spec.out_dir):
+        result = run(spec, store, records)
     log.info("%s/%s test %s (best dev step %d)", args.model, args.task, result["metrics"]["test"], result["best_step"])
+
+
+TRAIN_LOCK = ".train.lock"
+
+
+@contextlib.contextmanager
+def exclusive(out_dir: Path):
+    """Hold an exclusive lock on the run folder while training: a second job for the same head
+    (a second Snakemake run in this folder: Snakemake 9.27 deletes every run's locks when any run
+    ends, so it does not always refuse one) fails at once instead of writing the same checkpoints.
+    The lock dies with the process, a `kill -9` included."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    handle = open(out_dir / TRAIN_LOCK, "a+")  # noqa: SIM115 (the lock lives with the handle)
+    try:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise MinisuperbError(
+                f"another job is training this head in {out_dir} right now (it holds {out_dir / TRAIN_LOCK}): "
+                "two runs of the workflow in one folder? Let the other one finish (`ps aux | grep "
+                "'minisuperb train'`), then rerun snakemake: the head is then complete, or resumed from its "
+                "last checkpoint.") from None
+        yield
+    finally:
+        handle.close()
 
 
 def register(subparsers) -> None:
