@@ -222,6 +222,17 @@ def report_settings():
                 "Add that run to `runs`, or change the key."
             )
     check_studies(settings["studies"], runs, settings["full_run"])
+    for expectation in settings["expectations"]:
+        unknown = [
+            name
+            for name in [expectation["beats"], expectation.get("model"), *expectation.get("none_of", [])]
+            if name is not None and name not in config["models"]
+        ]
+        if unknown:
+            raise MinisuperbError(
+                f"config key report.expectations names model(s) {', '.join(unknown)}, which `models` does not "
+                "list; fix the name or drop the expectation."
+            )
     return settings
 
 

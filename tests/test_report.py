@@ -59,7 +59,7 @@ def write_metrics(root, protocol, sampling, seed, model, task, quality):
 
 def write_data(root):
     """Manifests (2 s utterances), subset lists of the runs, and the stats.json the report reads
-    (by the data stage's own `extract-list`)."""
+    (by the data stage's own `subset-stats`)."""
     for task in TASKS:
         subsets = {}
         for split, count in (("train", 6), ("dev", 2), ("test", 2)):
@@ -73,9 +73,8 @@ def write_data(root):
         for (sampling, seed), subset in subsets.items():
             write_subset(subset, root / "data" / task / "subsets" / sampling / f"seed{seed}")
         data = root / "data" / task
-        cli(["extract-list", "--manifest-dir", str(data / "manifest"),
-             "--subset-dirs", *map(str, sorted(data.glob("subsets/*/seed*"))),
-             "--out", str(data / "subsets" / "extract.txt"), "--stats", str(stats_path(root, task))])
+        cli(["subset-stats", "--manifest-dir", str(data / "manifest"),
+             "--subset-dirs", *map(str, sorted(data.glob("subsets/*/seed*"))), "--stats", str(stats_path(root, task))])
 
 
 def stats_path(root, task):
@@ -83,7 +82,8 @@ def stats_path(root, task):
 
 
 def summary_path(root, model, task):
-    return root / "features" / model / f"{task}.json"
+    """The mini run's first view, whose summary the workflow passes to the report."""
+    return root / "features" / model / task / "paper" / "seed1.json"
 
 
 def write_summaries(root):
@@ -226,6 +226,18 @@ def test_summary_comes_first_and_says_what_the_run_found(built):
     assert "No 95% interval where fewer than 8 models" in summary
     assert "Cost: the mini run used 75% of the full run's MACs" in summary
     assert "report.points: run" in summary  # run points move when a model is added: said so
+
+
+def test_expectations_are_checked_in_the_summary_and_their_own_section(workdir):
+    collect(workdir)
+    expectations = [{"model": "hubert", "beats": "w2v2", "metrics": ["SID_acc"]},
+                    {"none_of": ["w2v2", "mystery"], "beats": "fbank", "metrics": "every"}]
+    markdown = (build(workdir, workdir / "out", SETTINGS | {"expectations": expectations}) / "report.md").read_text()
+    summary = markdown.split("## Summary")[1].split("## Ranking")[0]
+    # Every quality above FBANK's beats it on every metric: the second expectation fails, by name.
+    assert "Expectations: 1 of 2 hold; not held: none of w2v2, mystery beats fbank on every metric" in summary
+    section = markdown.split("## Expectations")[1].split("## ")[0]
+    assert "SID_acc 58.8 vs 42.8" in section and "w2v2, mystery beat fbank on every one" in section
 
 
 def test_comparisons_with_fewer_than_three_models_are_left_out_and_named(workdir):

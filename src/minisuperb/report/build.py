@@ -11,7 +11,7 @@ from typing import Mapping
 import pandas as pd
 
 from minisuperb.errors import MinisuperbError
-from minisuperb.report import analysis, correlation, cost, figures, published_studies, scoring
+from minisuperb.report import analysis, correlation, cost, expectations, figures, published_studies, scoring
 from minisuperb.report import study_report
 from minisuperb.report.analysis import SCORE, run_label
 from minisuperb.report.document import (Figure, Section, Table, correlation_text, interval_text, macs_text,
@@ -220,12 +220,14 @@ def cost_summary(overall: pd.Series) -> str:
 
 
 def summary(scores: pd.DataFrame, run: Mapping, seeds: str, corr: Mapping, overall: pd.Series,
-            settings: Mapping) -> list[str]:
+            settings: Mapping, checked: list[expectations.Outcome]) -> list[str]:
     """The report's first lines: what the run found."""
     ranked = scores.dropna(subset=[SCORE])
     ranking = ", ".join(f"{rank}. {model} {score_text(score)}"
                         for rank, model, score in zip(ranked["rank"], ranked["upstream"], ranked[SCORE]))
     bullets = [f"Ranking of run {run_label(run)} ({seeds}): {ranking}."]
+    if checked:
+        bullets.append(expectations.summary_text(checked))
     shown = {title: entry for title, entry in comparisons(corr).items() if entry["spearman"]}
     if "full_run" in corr:
         entry = corr["full_run"]
@@ -280,6 +282,7 @@ def cost_tables(per_model: pd.DataFrame) -> list[Table]:
 
 def sections(scores: pd.DataFrame, points: scoring.Points, settings: Mapping, run: Mapping, seeds: str,
              corr: Mapping, cost_frame: pd.DataFrame, figure_paths: Mapping[str, Path]) -> list[Section]:
+    checked = expectations.check(scores, settings.get("expectations", []), settings["metrics"])
     metrics = analysis.metric_columns(scores)
     per_model = cost_frame[cost_frame["task"] == cost.ALL]
     overall = per_model[per_model["model"] == cost.ALL].iloc[0]
@@ -306,9 +309,14 @@ def sections(scores: pd.DataFrame, points: scoring.Points, settings: Mapping, ru
     agreement_tables = ([agreement_table(superb_rows)] if superb_rows else []) + (
         [agreement_table(full_rows)] if full_rows else [])
     return [
-        Section("Summary", bullets=summary(scores, run, seeds, corr, overall, settings)),
+        Section("Summary", bullets=summary(scores, run, seeds, corr, overall, settings, checked)),
         Section("Ranking", ranking_notes, [ranking_table(scores)],
                 Figure(figure_paths["ranking"], "MiniSUPERB score per model")),
+        *([Section("Expectations", [
+            "Checks a speech researcher makes before trusting the ranking (report.expectations), on the "
+            "test metrics of this run. One that does not hold points at a task or model to look into, "
+            "not at a bug by itself.",
+        ], [Table(expectations.table(checked))])] if checked else []),
         Section("Per-task metrics", [
             "Test-set metrics in the units of the SUPERB tables (WER/CER/accuracy/STOI in percent, PESQ "
             "raw, SI-SDRi in dB), mean over seeds. SID features are the per-layer time-average of each "
