@@ -22,6 +22,7 @@ def load(name: str) -> dict:
 def small_config() -> dict:
     config = load("config.yaml")
     config["models"] = {name: config["models"][name] for name in ("fbank", "mfcc")}
+    config["report"]["expectations"] = []  # the demo's name models left out here
     config["runs"] = [
         {"protocol": "demo_full", "sampling": "full"},
         {"protocol": "demo", "sampling": "k2", "tasks": ["sid"]},
