@@ -47,7 +47,7 @@ INJECT = Path(__file__).resolve().parent / "inject"
 RESULTS = "results"
 
 # The reduced demo (tests/reduced_demo.py): the whole run is demo_corpus -> prepare -> subsample
-# -> extract_list -> 2 x extract -> 2 x train -> collect -> report (about a minute on 2 CPU cores,
+# -> subset_stats, 2 x extract (one feature view per model) -> 2 x train -> collect -> report (about a minute on 2 CPU cores,
 # mostly starting torch). The SID corpus is written too, for the faults that add the SID task.
 CONFIG = {
     **reduced_demo(),
@@ -267,8 +267,9 @@ def job(rule: str, **wildcards) -> str:
     return f"{rule}[{','.join(sorted(f'{key}={value}' for key, value in wildcards.items()))}]"
 
 
-def extract_job(model: str, task: str = "asr") -> str:
-    return job("extract", model=model, task=task)
+def extract_job(model: str, task: str = "asr", sampling: str = "paper", seed: int = 42) -> str:
+    """The extraction job of one feature view (model, task, sampling, seed)."""
+    return job("extract", model=model, task=task, sampling=sampling, seed=seed)
 
 
 def train_job(model: str, task: str = "asr", train_seed: int = 1337) -> str:
@@ -278,8 +279,20 @@ def train_job(model: str, task: str = "asr", train_seed: int = 1337) -> str:
 REPORT_JOBS = {job("collect"), job("report")}
 
 
-def feature_paths(model: str, task: str = "asr") -> tuple[str, str]:
-    return f"{RESULTS}/features/{model}/{task}.zarr", f"{RESULTS}/features/{model}/{task}.json"
+def feature_view(model: str, task: str = "asr", sampling: str = "paper", seed: int = 42) -> str:
+    """A feature view's path less its suffix: `<view>.zarr` is the store (a link to its version
+    folder `<view>.zarr.v-<id>`), `<view>.json` its summary."""
+    return f"{model}/{task}/{sampling}/seed{seed}"
+
+
+def feature_paths(model: str, task: str = "asr", sampling: str = "paper", seed: int = 42) -> tuple[str, str]:
+    view = f"{RESULTS}/features/{feature_view(model, task, sampling, seed)}"
+    return f"{view}.zarr", f"{view}.json"
+
+
+def extract_log(model: str, task: str = "asr", sampling: str = "paper", seed: int = 42) -> str:
+    """The extraction job's log, relative to `results/logs`."""
+    return f"features/extract/{feature_view(model, task, sampling, seed)}.log"
 
 
 def train_dir(model: str, task: str = "asr", train_seed: int = 1337) -> str:
@@ -323,11 +336,17 @@ class FileState:
 
 
 def snapshot(root: Path, under: str = RESULTS) -> dict[str, FileState]:
-    """Every file under `root/under`: size, mtime and sha256 (the whole run is a few MB)."""
+    """Every file under `root/under`: size, mtime and sha256 (the whole run is a few MB), and
+    every symbolic link (a feature view's store is a link to its version folder): its target."""
     states = {}
-    for directory, _, files in os.walk(root / under):
-        for name in files:
+    for directory, folders, files in os.walk(root / under):
+        for name in folders + files:
             path = Path(directory, name)
+            if path.is_symlink():
+                states[path.relative_to(root).as_posix()] = FileState(0, 0, f"-> {os.readlink(path)}")
+                continue
+            if name in folders:
+                continue
             try:
                 stat = path.stat()
                 digest = hashlib.sha256(path.read_bytes()).hexdigest()

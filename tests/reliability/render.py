@@ -101,13 +101,16 @@ EXTRA = """
 ## What recovery relies on
 
 - A killed or failed job's outputs are removed by Snakemake; a killed extraction leaves at most
-  its temporary store (`<store>.tmp-<host>-<pid>-new`), which no reader opens and the next
-  extraction of that store deletes. Training resumes from `checkpoint-last.pt`, written through
+  its temporary store (`<view>.zarr.tmp-<host>-<pid>-new`) or an unlinked version folder
+  (`<view>.zarr.v-<id>`), which no reader opens and the next extraction of that view deletes. A
+  feature view is `results/features/<model>/<task>/<sampling>/seed<seed>.zarr`, a link to its
+  version folder, with its summary `seed<seed>.json`. Training resumes from `checkpoint-last.pt`, written through
   a temporary file and a rename.
 - Subset lists are read against the record `subsample` writes beside them (`lists.json`: each
   list's number of ids and sha256), so a list cut exactly at a line end is refused like one cut
   mid-line.
-- A damaged manifest or subset list names the fix: `snakemake data --forcerun prepare` rewrites
+- A damaged manifest or subset list names the fix (but see the not-survived subset-list faults:
+  an extraction that reads a cut list directly has its finished view deleted by Snakemake first): `snakemake data --forcerun prepare` rewrites
   the data stage's files (the same bytes), and the jobs that read them are not rerun, because
   Snakemake compares a rewritten input with the checksum it recorded. It records checksums of
   files up to `--max-checksum-file-size` (1 MB by default): with larger manifests (a real

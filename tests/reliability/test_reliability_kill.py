@@ -27,6 +27,7 @@ from reliability_harness import (
     config_with,
     excerpt,
     extract_job,
+    extract_log,
     feature_paths,
     job,
     kill_9,
@@ -41,6 +42,7 @@ from reliability_harness import (
 pytestmark = pytest.mark.reliability(category="kill -9")
 
 STORE, SUMMARY = feature_paths("mel")
+VIEW_FOLDER = STORE.rsplit("/", 1)[0]  # results/features/mel/asr/paper: the view's siblings
 
 
 def killed_run(workflow, outcome, point, rule: str, log: str, *targets: str):
@@ -72,7 +74,7 @@ def _loading(workflow, started):
 def _writing(workflow, started):
     """Kill once the job is writing its store (the temporary store exists)."""
     process = started.wait_for_job("extract", "mel")
-    folder = workflow.path(f"{RESULTS}/features/mel")
+    folder = workflow.path(VIEW_FOLDER)
     started.wait_for(lambda: folder.is_dir() and any(".zarr.tmp-" in p.name for p in folder.iterdir()), 180,
                      "temporary store", interval=0.005)
     kill_9(process)
@@ -88,12 +90,12 @@ EXTRACT_POINTS = {  # point: (external kill, environment, run the rerun)
 
 
 def store_leftovers(workflow) -> list[str]:
-    """What sits beside the store `mel/asr.zarr` besides the link and the version it names."""
-    folder = workflow.path(f"{RESULTS}/features/mel")
+    """What sits beside the view `mel/asr/paper/seed42.zarr` besides the link, the version it
+    names and the summary."""
     link = workflow.path(STORE)
     current = os.readlink(link) if link.is_symlink() else None
-    keep = {"asr.zarr", "asr.json", *([current, f"{current}.readers"] if current else [])}
-    return sorted(p.name for p in folder.glob("asr.*") if p.name not in keep)
+    keep = {link.name, workflow.path(SUMMARY).name, *([current, f"{current}.readers"] if current else [])}
+    return sorted(p.name for p in link.parent.glob(f"{link.stem}.*") if p.name not in keep)
 
 
 @pytest.mark.parametrize("point", list(EXTRACT_POINTS))
@@ -102,7 +104,7 @@ def test_kill_extraction(point, workflow, finished_run, outcome):
     expected = finished_run.configure(workflow, config_with(new_model=True))
     assert expected == {extract_job("mel"), train_job("mel"), *REPORT_JOBS}
 
-    difference = killed_run(workflow, outcome, (act, env), "extract", "results/logs/features/extract/mel/asr.log",
+    difference = killed_run(workflow, outcome, (act, env), "extract", f"{RESULTS}/logs/{extract_log('mel')}",
                             SUMMARY)
 
     outcome["lost"] = difference.unexpected()
