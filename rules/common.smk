@@ -50,6 +50,13 @@ def subset_lists(task="{task}", sampling="{sampling}", seed="{seed}"):
     return [*(f"{folder}/{split}.txt" for split in SPLITS), f"{folder}/{SUBSET_RECORD}"]
 
 
+def checked_subset(task="{task}", sampling="{sampling}", seed="{seed}"):
+    """The record `check-subset` writes once the folder's lists pass their check; the jobs that
+    read the lists take it as input, so a damaged list fails there, before Snakemake removes
+    their finished outputs to rerun them."""
+    return f"{RESULTS}/data/{task}/subsets/{sampling}/seed{seed}/checked.json"
+
+
 def data_stats(task="{task}"):
     return f"{RESULTS}/data/{task}/stats.json"
 
@@ -153,6 +160,10 @@ def configured_runs():
 def configured_subset_lists(task):
     """The subset lists of every configured (sampling, seed) of a task (runs of the task only)."""
     return [path for sampling, seed in configured_views(task) for path in subset_lists(task, sampling, seed)]
+
+
+def configured_checks(task):
+    return [checked_subset(task, sampling, seed) for sampling, seed in configured_views(task)]
 
 
 def configured_views(task):

@@ -1,5 +1,5 @@
-# data stage: (demo corpus) -> manifests per task -> subset lists per (task, sampling, seed) ->
-# utterances and hours per task (subset_stats). Each job gets only its task's slice of the config
+# data stage: (demo corpus) -> manifests per task -> subset lists per (task, sampling, seed),
+# checked before any job reads them (check_subset) -> utterances and hours per task (subset_stats). Each job gets only its task's slice of the config
 # (`data.<task>`, `sampling.paper.<task>`), so editing one corpus reruns only that task's jobs.
 
 
@@ -58,10 +58,27 @@ rule subsample:
         " > {log} 2>&1"
 
 
+rule check_subset:
+    input:
+        subset_lists(),
+    output:
+        checked_subset(),
+    log:
+        log_path("data", "check_subset", "{task}", "{sampling}", "seed{seed}"),
+    conda:
+        JOB_ENV
+    threads: 1
+    params:
+        folder=lambda w, input: parent_dir(input[0]),
+    shell:
+        "minisuperb check-subset --subset-dir {params.folder:q} --out {output:q} > {log} 2>&1"
+
+
 rule subset_stats:
     input:
         manifests=lambda w: manifests(w.task),
         subsets=lambda w: configured_subset_lists(w.task),
+        checked=lambda w: configured_checks(w.task),
     output:
         data_stats(),
     log:

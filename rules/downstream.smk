@@ -10,6 +10,7 @@ rule train:
         store=feature_store(),
         manifests=lambda w: manifests(w.task),
         subsets=lambda w: subset_lists(w.task, w.sampling, w.seed),
+        checked=lambda w: checked_subset(w.task, w.sampling, w.seed),
     output:
         metrics_file(),
     log:

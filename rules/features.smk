@@ -28,6 +28,7 @@ rule extract:
     input:
         manifests=lambda w: manifests(w.task),
         subsets=lambda w: subset_lists(w.task, w.sampling, w.seed),
+        checked=lambda w: checked_subset(w.task, w.sampling, w.seed),
         model=lambda w: model_files(w.model),
     output:
         summary=feature_summary(),

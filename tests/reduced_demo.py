@@ -1,6 +1,6 @@
 """The demo config reduced to what a test of the whole DAG needs: ASR only, the two weight-free
 models (`fbank`, `mfcc`) and a tiny demo corpus, so that demo corpus -> prepare -> subsample ->
-extraction list -> extract -> train -> collect -> report runs in a minute or two. Shared by the
+subset checks and stats -> extract -> train -> collect -> report runs in a minute or two. Shared by the
 SLURM tests and the fault-injection suite, which add their own extraction, protocol and report
 settings."""
 

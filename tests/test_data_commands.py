@@ -221,7 +221,7 @@ def test_dry_run_of_the_paper_config_on_real_layouts_plans_the_data_jobs(tmp_pat
     config["runs"] = [{"protocol": "minisuperb", "sampling": "paper"}, {"protocol": "minisuperb", "sampling": "frac0.05"}]
     config["sampling"]["seeds"] = [42, 7]
     jobs = dry_run(tmp_path / "work", config, targets=["data"])
-    assert rules_of(jobs) == {"prepare": 4, "subsample": 16, "subset_stats": 4, "data": 1}  # no demo corpus
+    assert rules_of(jobs) == {"prepare": 4, "subsample": 16, "check_subset": 16, "subset_stats": 4, "data": 1}  # no demo corpus
     prepare_se = next(job for job in jobs if job.rule == "prepare" and job.wildcards["task"] == "se")
     assert json.loads(prepare_se.params["settings"]) == config["data"]["se"]  # only its task's slice
     samplings = {(job.wildcards["task"], job.wildcards["sampling"], job.wildcards["seed"]) for job in jobs if job.rule == "subsample"}
@@ -233,7 +233,7 @@ def test_dry_run_of_the_paper_config_on_real_layouts_plans_the_data_jobs(tmp_pat
 def test_dry_run_of_the_demo_config_plans_the_demo_corpus_first(tmp_path):
     jobs = dry_run(tmp_path / "work", repo_config(), targets=["results/data/asr/stats.json"])
     # one subsample job per sampling of the demo runs (paper and full)
-    assert rules_of(jobs) == {"demo_corpus": 1, "prepare": 1, "subsample": 2, "subset_stats": 1}
+    assert rules_of(jobs) == {"demo_corpus": 1, "prepare": 1, "subsample": 2, "check_subset": 2, "subset_stats": 1}
 
 
 def test_dry_run_refuses_an_unknown_sampling_before_any_job(tmp_path, corpora):
@@ -251,3 +251,13 @@ def test_dry_run_refuses_an_unknown_sampling_before_any_job(tmp_path, corpora):
 def test_invalid_data_config_names_the_key(section, key):
     with pytest.raises(MinisuperbError, match=f"key '{key}'"):
         validate_config({**repo_config(), **section})
+
+
+def test_check_subset_writes_the_record_of_intact_lists_and_refuses_a_cut_one(tmp_path, capsys, corpora):
+    manifest = prepare("asr", corpora["asr"], tmp_path / "manifest")
+    folder = sample("asr", manifest, "full", 1, tmp_path / "full" / "seed1")
+    cli("check-subset", "--subset-dir", str(folder), "--out", str(tmp_path / "checked.json"))
+    assert json.loads((tmp_path / "checked.json").read_text()) == json.loads((folder / SUBSET_RECORD).read_text())
+    _cut_at_a_line_end(folder / "train.txt")
+    err = fails(capsys, "check-subset", "--subset-dir", str(folder), "--out", str(tmp_path / "again.json"))
+    assert "train.txt is damaged" in " ".join(err.split()) and not (tmp_path / "again.json").exists()

@@ -149,8 +149,9 @@ def test_adding_a_fraction_extracts_nothing_and_keeps_every_finished_job(finishe
     config["runs"].append({"protocol": "demo", "sampling": "frac0.2"})
 
     jobs = dry_run(finished, config)
-    # New: the subset lists, their stats, one view and one head per model, the report.
-    assert planned(jobs) == {"subsample": 1, "subset_stats": 1, "extract": 2, "train": 2, "collect": 1, "report": 1, "all": 1}
+    # New: the subset lists and their check, the stats, one view and one head per model, the report.
+    assert planned(jobs) == {"subsample": 1, "check_subset": 1, "subset_stats": 1, "extract": 2, "train": 2, "collect": 1,
+                             "report": 1, "all": 1}
     assert {job.wildcards.get("sampling") for job in jobs if job.rule in ("extract", "train")} == {"frac0.2"}
 
     run(finished, config)

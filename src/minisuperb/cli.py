@@ -21,6 +21,7 @@ COMMANDS = {
     "demo-corpus": "minisuperb.corpora.commands",
     "prepare": "minisuperb.corpora.commands",
     "subsample": "minisuperb.corpora.commands",
+    "check-subset": "minisuperb.corpora.commands",
     "subset-stats": "minisuperb.corpora.commands",
     "demo-model": "minisuperb.upstreams.commands",
     "extract": "minisuperb.upstreams.commands",

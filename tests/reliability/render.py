@@ -108,9 +108,10 @@ EXTRA = """
   a temporary file and a rename.
 - Subset lists are read against the record `subsample` writes beside them (`lists.json`: each
   list's number of ids and sha256), so a list cut exactly at a line end is refused like one cut
-  mid-line.
-- A damaged manifest or subset list names the fix (but see the not-survived subset-list faults:
-  an extraction that reads a cut list directly has its finished view deleted by Snakemake first): `snakemake data --forcerun prepare` rewrites
+  mid-line; and a folder's lists are checked by a job of their own (`check_subset`) that every
+  job reading them waits for, so a damaged list fails there, before Snakemake removes a finished
+  view or head to rerun it.
+- A damaged manifest or subset list names the fix: `snakemake data --forcerun prepare` rewrites
   the data stage's files (the same bytes), and the jobs that read them are not rerun, because
   Snakemake compares a rewritten input with the checksum it recorded. It records checksums of
   files up to `--max-checksum-file-size` (1 MB by default): with larger manifests (a real

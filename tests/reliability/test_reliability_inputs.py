@@ -295,14 +295,12 @@ def _manifest_cut_mid_line(workflow):
 
 
 def _subset_list_cut(keep_bytes):
-    """A subset list cut to `keep_bytes(its lines)`; its consumers (subset-stats, and the
-    extraction of each model's view of that subset) are rerun, and each must refuse it."""
+    """A subset list cut to `keep_bytes(its lines)`; its first consumer is its folder's check
+    (every job that reads the lists waits for it), which must refuse it."""
     def damage(workflow):
         path = workflow.path(f"{ASR_DATA}/subsets/paper/seed42/train.txt")
         cut(path, keep_bytes(path.read_text().splitlines(keepends=True)))
-        consumers = {"data/subset_stats/asr.log": "subset-stats",
-                     **{extract_log(model): "extract" for model in CONFIG["models"]}}
-        return path, consumers, ()
+        return path, {"data/check_subset/asr/paper/seed42.log": "check-subset"}, (f"{ASR_DATA}/subsets/paper/seed42/checked.json",)
     return damage
 
 
@@ -314,18 +312,7 @@ DATA_DAMAGE = {
 }
 
 
-VIEW_DELETED = pytest.mark.xfail(strict=True, reason=(
-    "a cut subset list loses a finished feature view: its consumers are subset-stats and, since the "
-    "extraction list is gone, each model's extraction of that view directly; Snakemake starts one "
-    "extraction beside subset-stats and deletes the view's store link and summary before the job "
-    "refuses the list, so after the fix the view is re-extracted and its head retrained. Fix "
-    "(rules/): let a view's extraction start only after its lists are checked (e.g. a per-view job "
-    "that checks them, as an input of rule extract; not stats.json, which every view would then "
-    "depend on)."))
-
-
-@pytest.mark.parametrize("damage", [
-    pytest.param(name, marks=VIEW_DELETED) if name.startswith("subset-list") else name for name in DATA_DAMAGE])
+@pytest.mark.parametrize("damage", DATA_DAMAGE)
 def test_damaged_data_stage_file(damage, workflow, finished_run, outcome):
     """The file changed, so Snakemake reruns its consumers; each one that runs must refuse it."""
     path, consumers, failed_outputs = DATA_DAMAGE[damage](workflow)

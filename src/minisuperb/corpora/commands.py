@@ -1,5 +1,6 @@
 """Sub-commands of the data stage: `prepare` (corpus -> manifests), `subsample` (manifests ->
-subset lists of one sampling and seed) and `subset-stats` (utterances and hours per split of the
+subset lists of one sampling and seed), `check-subset` (the lists against their record, before
+any job reads them) and `subset-stats` (utterances and hours per split of the
 manifests, of each subset and of their union, which is what feature extraction computes). `demo-corpus` comes from
 `minisuperb.corpora.demo`.
 
@@ -19,10 +20,11 @@ from minisuperb.catalog import SPLITS, TASK_NAMES, TASKS
 from minisuperb.config import json_object, seed, validate_section
 from minisuperb.corpora import demo
 from minisuperb.corpora.manifest import (
-    read_ids, read_manifest, read_subset_list, require_file, select, write_manifest, write_subset,
+    read_ids, read_manifest, read_subset_list, require_file, select, subset_record, write_manifest, write_subset,
 )
 from minisuperb.corpora.sampling import hours, seconds, subsample, union
 from minisuperb.errors import MinisuperbError
+from minisuperb.files import write_json_atomic
 
 log = logging.getLogger(__name__)
 
@@ -89,6 +91,15 @@ def extract_stats(manifests: dict[str, list[dict]], subsets: dict[str, dict], ne
     }
 
 
+def run_check_subset(args: argparse.Namespace) -> None:
+    """Check a subset folder's lists against their record and write what was checked: the jobs
+    that read the lists wait for this one, so a damaged list fails here, before Snakemake
+    removes their finished outputs to run them again."""
+    checked = subset_record(read_subset(Path(args.subset_dir)))
+    write_json_atomic(args.out, checked)
+    log.info("%s: %s", args.subset_dir, {split: entry["ids"] for split, entry in checked.items()})
+
+
 def run_subset_stats(args: argparse.Namespace) -> None:
     manifests = read_manifests(Path(args.manifest_dir))
     # A subset folder is .../subsets/<sampling>/seed<seed>; its name in the stats is <sampling>/seed<seed>.
@@ -117,6 +128,11 @@ def register(subparsers) -> None:
     sample.add_argument("--manifest-dir", required=True, help="folder with the task's manifests")
     sample.add_argument("--out-dir", required=True, help="folder for train.txt, dev.txt, test.txt")
     sample.set_defaults(func=run_subsample)
+
+    check = subparsers.add_parser("check-subset", help="check a subset folder's lists against their record")
+    check.add_argument("--subset-dir", required=True, help="folder of train.txt, dev.txt, test.txt and lists.json")
+    check.add_argument("--out", required=True, help="JSON to write: ids and sha256 per list, once checked")
+    check.set_defaults(func=run_check_subset)
 
     stats = subparsers.add_parser(
         "subset-stats", help="utterances and hours of the manifests, each subset, and their union (what is extracted)"

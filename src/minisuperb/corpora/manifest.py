@@ -98,12 +98,19 @@ def write_subset(subsets: dict[str, list[str]], folder: str | Path) -> None:
     """Write a subset folder: one list per split, then the record of their lengths and sha256
     (last, so that a record always describes complete lists). Both are written atomically."""
     folder = Path(folder)
-    record = {}
     for split in SPLITS:
-        text = "".join(f"{utt_id}\n" for utt_id in subsets[split])
-        write_text_atomic(folder / f"{split}.txt", text)
-        record[split] = {"ids": len(subsets[split]), "sha256": hashlib.sha256(text.encode("utf-8")).hexdigest()}
-    write_json_atomic(folder / SUBSET_RECORD, record)
+        write_text_atomic(folder / f"{split}.txt", _list_text(subsets[split]))
+    write_json_atomic(folder / SUBSET_RECORD, subset_record(subsets))
+
+
+def subset_record(subsets: dict[str, list[str]]) -> dict:
+    """{split: {"ids": count, "sha256": of the list file}}: what SUBSET_RECORD holds."""
+    return {split: {"ids": len(subsets[split]), "sha256": hashlib.sha256(_list_text(subsets[split]).encode("utf-8")).hexdigest()}
+            for split in SPLITS}
+
+
+def _list_text(ids: list[str]) -> str:
+    return "".join(f"{utt_id}\n" for utt_id in ids)
 
 
 def read_subset_list(folder: str | Path, split: str) -> list[str]:
