@@ -143,7 +143,7 @@ CANCELLED_COMMENT = re.compile(r"rule_train_wildcards_demo_paper_42_1337_fbank_a
 # An extraction job is cancelled too, once it runs: the retry must extract the store again and
 # leave nothing of the cancelled attempt.
 CANCELLED_EXTRACTION = re.compile(r"rule_extract_wildcards_mfcc_asr")
-CANCELLED_STORE = "results/features/mfcc/asr.zarr"
+CANCELLED_STORE = "results/features/mfcc/asr/paper/seed42.zarr"
 
 
 @dataclass
@@ -185,7 +185,7 @@ def demo_run(slurm_cluster, tmp_path_factory) -> DemoRun:
         try:
             # The extraction job once its command runs (its log exists); the training job once
             # it has written a checkpoint.
-            extraction_log = workdir / "results/logs/features/extract/mfcc/asr.log"
+            extraction_log = workdir / "results/logs/features/extract/mfcc/asr/paper/seed42.log"
             cancelled_extraction = cancel_when(extraction_log.exists, CANCELLED_EXTRACTION,
                                                "a running mfcc/asr extraction", snakemake, log_path)
             checkpoint = workdir / CANCELLED_RUN / "checkpoint-last.pt"
