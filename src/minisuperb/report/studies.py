@@ -61,7 +61,10 @@ def fraction_sweep(runs: Mapping[str, pd.DataFrame], full: pd.DataFrame, costs: 
     rows = []
     for sampling, scores in runs.items():
         cost = costs[sampling]
-        rows.append({"fraction": parse_sampling(sampling).value, "sampling": sampling,
+        # A run may train fewer tasks (a run's `tasks`): its score is then the mean over those.
+        tasks = "+".join(c.removesuffix("_points") for c in scores.columns
+                         if c.endswith("_points") and scores[c].notna().any())
+        rows.append({"fraction": parse_sampling(sampling).value, "sampling": sampling, "tasks": tasks,
                      **comparison_row(compare(by_model(scores, SCORE), by_model(full, SCORE), settings)),
                      "macs": cost["macs"], "macs_share": _share(cost["macs"], full_cost["macs"]),
                      "train_wall_s": cost["train_wall_s"],

@@ -80,7 +80,7 @@ def fraction_section(sweep: pd.DataFrame, protocol: str, full_run: Mapping, full
                 f"{correlation_summary(last)}, for {share_text(last['macs_share'])}% of its MACs; at 100%: "
                 f"{correlation_summary(sweep.iloc[sweep['fraction'].idxmax()])}.")
     frame = sweep.assign(fraction=100 * sweep["fraction"])
-    table = comparison_columns(frame, {"fraction": "fraction (%)"})
+    table = comparison_columns(frame, {"fraction": "fraction (%)", "tasks": "tasks"})
     extra = frame[["macs", "macs_share", "train_wall_s", "wall_share"]].rename(columns={
         "macs": "MACs", "macs_share": "MACs, % of full run", "train_wall_s": "training (s)",
         "wall_share": "training, % of full run"})
@@ -137,7 +137,7 @@ def seeds_section(result: Mapping, run: Mapping, figure: Path) -> Section:
     tops = ", ".join(f"{model} {count}" for model, count in agreement["tops"].items())
     headline = (f"Over {agreement['seed_pairs']} rankings of {agreement['models']} models (sampling seed x training "
                 f"seed), mean pairwise Kendall {correlation_text(agreement['mean_kendall'])}{ci} ({kinds}); the top "
-                f"model changes between {share_text(100 * agreement['top_change_share'])}% of the pairs of rankings "
+                f"model changes in {share_text(100 * agreement['top_change_share'])}% of the pairs of rankings "
                 f"(top model: {tops}).")
     metrics = result["metrics"]
     spread = result["spread"]
