@@ -155,9 +155,9 @@ def test_subset_seconds_from_stats_equal_the_manifest_samples(tmp_path):
             expected[seed] += sum(r["num_samples"] for r in chosen) / TARGET_RATE
     for seed, subset in subsets.items():
         write_subset(subset, task_dir / "subsets" / "paper" / f"seed{seed}")
-    cli(["extract-list", "--manifest-dir", str(task_dir / "manifest"), "--subset-dirs",
+    cli(["subset-stats", "--manifest-dir", str(task_dir / "manifest"), "--subset-dirs",
          str(task_dir / "subsets" / "paper" / "seed1"), str(task_dir / "subsets" / "paper" / "seed2"),
-         "--out", str(task_dir / "extract.txt"), "--stats", str(task_dir / "stats.json")])
+         "--stats", str(task_dir / "stats.json")])
     stats = cost.read_stats(task_dir / "stats.json")
     for seed, seconds in expected.items():
         assert cost.subset_seconds(stats, "paper", seed, "asr") == seconds

@@ -30,6 +30,7 @@ COMMANDS = {
     "superb-score": "minisuperb.report.commands",
     "report": "minisuperb.report.commands",
     "paper-correlation": "minisuperb.report.commands",
+    "published-studies": "minisuperb.report.commands",
 }
 
 
