@@ -20,7 +20,7 @@ import torch
 from minisuperb import cli
 from minisuperb.catalog import SPLITS
 from minisuperb.config import validate_config
-from minisuperb.corpora.manifest import write_manifest, write_subset
+from minisuperb.corpora.manifest import SUBSET_RECORD, write_manifest, write_subset
 from minisuperb.downstream.checkpoint import LAST_CHECKPOINT, load_resumable, run_fingerprint
 from minisuperb.downstream.data import load_split
 from minisuperb.downstream.loop import RunSpec, TrainingInterrupted, check_settings, run
@@ -385,8 +385,14 @@ def test_schema_defaults_and_errors(downstream_schema):
 def test_rule_trains_one_job_per_run_seeds_model_task(tmp_path):
     """A workflow of just rules/common.smk + rules/downstream.smk on toy inputs, run for real."""
     results = tmp_path / "results"
-    toy_sid(results)
-    (results / "data" / "sid" / "subsets" / "full" / "seed0").rename(results / "data" / "sid" / "subsets" / "full" / "seed3")
+    paths = toy_sid(results)
+    subsets = results / "data" / "sid" / "subsets" / "full" / "seed3"
+    paths["subset_dir"].rename(subsets)
+    shutil.copy(subsets / SUBSET_RECORD, subsets / "checked.json")  # what check-subset writes
+    view = results / "features" / "toy" / "sid" / "full" / "seed3.zarr"  # the run's feature view
+    view.parent.mkdir(parents=True)
+    view.symlink_to(os.path.realpath(paths["store"]))
+    shutil.copy(paths["summary"], view.with_suffix(".json"))
     snakefile = tmp_path / "Snakefile"
     snakefile.write_text(
         f'RESULTS = "{results}"\n'
