@@ -261,7 +261,8 @@ def extract(model: str, entry: dict, task: str, manifest_dir: str | Path, subset
         donors = donor_stores(folder, out, hash_, storage)
         stored = stored_utterances(donors)
         new = [u for u in utterances if stored.get((u.split, u.utt_id), (None, None))[1] != u.source]
-        copied = sorted(set(utterances) - set(new), key=utterances.index)
+        new_set = set(new)
+        copied = [u for u in utterances if u not in new_set]
         try:
             summary = _write_view(model, entry, task, out, hash_, storage, utterances, new, copied, stored,
                                   batch_seconds, device, precision)
@@ -280,6 +281,8 @@ def _write_view(model, entry, task, out, hash_, storage, utterances, new, copied
                 device, precision) -> dict:
     lengths = [u.num_samples for u in utterances]
     new_seconds = sum(u.num_samples for u in new) / SAMPLE_RATE
+    # The view that lends the first copied utterance also lends its MAC fit and extraction rate.
+    donor = stored[(copied[0].split, copied[0].utt_id)][0].attrs if copied else None
     if new:
         upstream = load_upstream(entry, where=f"model {model!r}")
         check_lengths(new, upstream.min_samples, model)
@@ -288,7 +291,6 @@ def _write_view(model, entry, task, out, hash_, storage, utterances, new, copied
         macs = count_macs(upstream, lengths, torch_device)  # at the view's lengths
         shape = (upstream.num_layers, upstream.dim, upstream.frame_rate)
     else:  # every utterance is stored: no model to load, the donor's fit gives the MACs
-        donor = stored[(copied[0].split, copied[0].utt_id)][0].attrs
         macs = {**macs_at_lengths(donor["macs_coefficients"], lengths),
                 **{key: donor[key] for key in ("macs_coefficients", "macs_probe_seconds")}}
         shape = (donor["num_layers"], donor["dim"], donor["frame_rate"])
@@ -302,8 +304,7 @@ def _write_view(model, entry, task, out, hash_, storage, utterances, new, copied
             writer.add(u.split, u.utt_id, stored[(u.split, u.utt_id)][0].get(u.split, u.utt_id), u.source)
         copy_seconds = time.perf_counter() - copy_started
         computed = _extract_new(upstream, torch_device, precision, new, writer, batch_seconds, entry) if new else {}
-        rate = computed.get("audio_seconds_per_second") or next(
-            (store.attrs["audio_seconds_per_second"] for store, _ in stored.values()), None)
+        rate = computed.get("audio_seconds_per_second") or donor["audio_seconds_per_second"]
         audio_seconds = sum(lengths) / SAMPLE_RATE
         attrs = writer.close({
             **macs,
