@@ -131,7 +131,7 @@ def test_every_job_goes_through_sbatch_and_a_rerun_schedules_nothing(slurm_clust
 # fbank/asr training job (150 steps, a checkpoint every 5) runs long enough to be cancelled mid-way.
 REDUCED_DEMO = {
     **reduced_demo(asr_utterances=(32, 8, 8)),
-    "extraction": {"batch_seconds": 64, "device": "auto", "threads": 1},
+    "extraction": {"device": "auto", "threads": 1},
     "protocols": {"demo": {"asr": {"steps": 150, "eval_every": 75, "checkpoint_every": 5}}},
     "report": {
         "mini_run": {"protocol": "demo", "sampling": "paper"},

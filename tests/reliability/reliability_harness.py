@@ -51,7 +51,7 @@ RESULTS = "results"
 # mostly starting torch). The SID corpus is written too, for the faults that add the SID task.
 CONFIG = {
     **reduced_demo(),
-    "extraction": {"batch_seconds": 16, "device": "cpu", "threads": 1},
+    "extraction": {"device": "cpu", "threads": 1},
     "downstream": {"threads": 1, "device": "cpu", "workers": 0},
     # 40 steps, a checkpoint every 5: long enough to be killed between two checkpoints.
     "protocols": {"demo": {"asr": {"steps": 40, "eval_every": 20, "checkpoint_every": 5, "batch_size": 4},

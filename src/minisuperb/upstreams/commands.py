@@ -30,7 +30,7 @@ def register(subparsers) -> None:
     extract.add_argument("--threads", type=int, default=1)
     extract.add_argument("--batch-seconds", type=float, default=None,
                          help="padded audio seconds per batch (default: the model entry's "
-                              "`batch_seconds`, else 16 on CPU and 64 on GPU)")
+                              "`batch_seconds`, else one utterance at a time on CPU and 64 s on GPU)")
     extract.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
     extract.set_defaults(func=_extract)
 

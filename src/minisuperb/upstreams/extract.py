@@ -1,6 +1,10 @@
 """Offline feature extraction: one (model, task) feature store per job.
 
-Utterances are sorted by length and packed greedily into batches under an audio-seconds budget
+On a CPU, by default, the model runs one utterance at a time, so that an utterance's features
+depend on its audio alone, not on the utterances that share its batch: with feature views, which
+view's job extracts an utterance depends on the order the jobs ran in, and batched float rounding
+then moved one demo model's score from run to run. On a GPU (or with a `batch_seconds` budget),
+utterances are sorted by length and packed greedily into batches under an audio-seconds budget
 (padded samples count), so padding stays small. Batches run under `torch.inference_mode()`: on
 GPU with float16 autocast; on CPU in float32 with linear layers on oneDNN, or with bfloat16
 autocast if the model entry sets `precision: bfloat16`. Meanwhile one background thread decodes
@@ -43,10 +47,12 @@ from minisuperb.upstreams.registry import load_upstream, model_hash
 
 log = logging.getLogger(__name__)
 
-# Padded audio seconds per batch when neither the model entry nor the command sets it. On the
-# GPU large batches pay; on a CPU a Base-size model is compute-bound and large padded batches run
-# slower than small ones (BENCHMARKS.md, "Extraction"), while small models still gain from a few.
-DEFAULT_BATCH_SECONDS = {"cpu": 16.0, "cuda": 64.0}
+# Padded audio seconds per batch when neither the model entry nor the command sets it; None: one
+# utterance at a time. On the GPU large batches pay. On a CPU one utterance at a time keeps an
+# utterance's features independent of its batch-mates (see above) and costs little: it was 5%
+# faster than 16 s batches for a Base-size model, 1.8x slower for the demo's tiny HuBERT
+# (BENCHMARKS.md, "Extraction").
+DEFAULT_BATCH_SECONDS = {"cpu": None, "cuda": 64.0}
 # CPU compute precisions (a model entry's `precision`). On this project's avx512_bf16 CPU,
 # bfloat16 autocast runs a Base-size model's forward 2.5x faster than stock float32 but moves
 # every layer's features by 1-2% relative (BENCHMARKS.md, "Extraction"), ~50x the float16
@@ -325,18 +331,21 @@ def _write_view(model, entry, task, out, hash_, storage, utterances, new, copied
 
 def _extract_new(upstream, torch_device, precision, new, writer, batch_seconds, entry) -> dict:
     """Extract the utterances no other view holds; returns how it went (for the summary)."""
-    batch_seconds = float(batch_seconds or entry.get("batch_seconds") or DEFAULT_BATCH_SECONDS[torch_device.type])
+    batch_seconds = batch_seconds or entry.get("batch_seconds") or DEFAULT_BATCH_SECONDS[torch_device.type]
     runner = Runner(upstream, torch_device, precision)
     started = time.perf_counter()
-    probe_difference, probed = _probe(runner, new, upstream.min_samples)
-    for utterance, features in probed.items():
-        writer.add(utterance.split, utterance.utt_id, features, utterance.source)
-    batches = plan_batches([u for u in new if u not in probed], batch_seconds)
+    if batch_seconds is None:
+        probe_difference, batches = None, [[u] for u in by_length(new)]
+    else:
+        probe_difference, probed = _probe(runner, new, upstream.min_samples)
+        for utterance, features in probed.items():
+            writer.add(utterance.split, utterance.utt_id, features, utterance.source)
+        batches = plan_batches([u for u in new if u not in probed], float(batch_seconds))
     _extract_batches(runner, batches, writer, upstream.min_samples)
     seconds = time.perf_counter() - started
     return {
         "batch_seconds": batch_seconds,
-        "batching": "one_at_a_time" if runner.one_at_a_time else "length_bucketed",
+        "batching": "one_at_a_time" if batch_seconds is None or runner.one_at_a_time else "length_bucketed",
         "padding_probe_difference": probe_difference,
         "device": str(torch_device),
         "precision": runner.precision,
