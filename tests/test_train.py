@@ -372,7 +372,8 @@ def downstream_schema(tmp_path):
 def test_schema_defaults_and_errors(downstream_schema):
     config = validate_config({}, downstream_schema)
     assert config["runs"] == [{"protocol": "minisuperb", "sampling": "paper"}]
-    assert config["downstream"] == {"train_seeds": [1337], "threads": 1, "device": "auto", "workers": 0}
+    assert config["downstream"] == {"train_seeds": [1337], "threads": 1, "device": "auto", "workers": 0,
+                                    "feature_memory_gb": 2}
     with pytest.raises(MinisuperbError, match="runs.0"):
         validate_config({"runs": [{"protocol": "demo"}]}, downstream_schema)
     with pytest.raises(MinisuperbError, match="protocols.demo.asr.lr"):
@@ -403,7 +404,7 @@ def test_rule_trains_one_job_per_run_seeds_model_task(tmp_path):
     config = {"results": str(results), "tasks": ["sid"], "sampling": {"seeds": [3]},
               "models": {"toy": {}}, "runs": [{"protocol": "tiny", "sampling": "full"}],
               "protocols": {"tiny": {"extends": "minisuperb", "sid": {k: small[k] for k in ("steps", "eval_every", "projector")}}},
-              "downstream": {"train_seeds": [5], "threads": 1, "device": "cpu", "workers": 0}}
+              "downstream": {"train_seeds": [5], "threads": 1, "device": "cpu", "workers": 0, "feature_memory_gb": 1}}
     (tmp_path / "config.json").write_text(json.dumps(config))
     snakemake = Path(sys.executable).parent / "snakemake"
     command = [str(snakemake), "-s", str(snakefile), "--configfile", str(tmp_path / "config.json"),
@@ -414,3 +415,14 @@ def test_rule_trains_one_job_per_run_seeds_model_task(tmp_path):
     assert metrics["steps"] == 4 and metrics["config"]["settings"]["steps"] == 4
     assert (metrics["seed"], metrics["train_seed"]) == (3, 5)
     assert (results / "logs/train/tiny/full/seed3/train5/toy/sid.log").is_file()
+
+
+@pytest.mark.parametrize("option, value", [("--workers", "-1"), ("--feature-memory-gb", "-0.5")])
+def test_negative_resources_are_refused_by_name(tmp_path, capsys, option, value):
+    args = ["train", "--task", "sid", "--model", "m", "--store", str(tmp_path / "s.zarr"),
+            "--manifest-dir", str(tmp_path), "--subset-dir", str(tmp_path), "--protocol", "p",
+            "--sampling", "full", "--settings", "{}", "--seed", "0", "--train-seed", "0",
+            "--out-dir", str(tmp_path / "out"), option, value]
+    assert cli.main(args) == 2
+    assert f"{option} must be 0" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
