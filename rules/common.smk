@@ -125,10 +125,11 @@ def demo_marker(task):
     return [demo_corpus_marker()] if os.path.commonpath([root, demo]) == demo else []
 
 
+@functools.cache
 def configured_runs():
     """`runs` with each run's tasks, seeds and train_seeds (its own, else the global ones),
     checked now so that a typo fails before any job: a sampling name, a task outside `tasks`, a
-    (protocol, sampling) listed twice."""
+    (protocol, sampling) listed twice. Built once: input functions call it for every job."""
     runs, seen = [], set()
     for run in config["runs"]:
         key = (run["protocol"], run["sampling"])
@@ -221,9 +222,10 @@ def downstream_settings(protocol, task):
     return resolve_settings(protocol, task, config["protocols"], PROTOCOL_PRESETS)
 
 
+@functools.cache
 def report_settings():
     """The `report:` section, with the MiniSUPERB run defaulting to the first configured run;
-    a mini or full run that is not configured fails here, before any job starts."""
+    a mini or full run that is not configured fails here, before any job starts. Checked once."""
     runs = [{key: run[key] for key in ("protocol", "sampling")} for run in config["runs"]]
     settings = dict(config["report"], mini_run=config["report"]["mini_run"] or runs[0])
     for key in ("mini_run", "full_run"):

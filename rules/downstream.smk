@@ -25,7 +25,7 @@ rule train:
         out_dir=lambda w, output: parent_dir(output[0]),
         device=config["downstream"]["device"],
         workers=config["downstream"]["workers"],
-        feature_memory_gb=config["downstream"]["feature_memory_gb"],
+        item_memory_gb=config["downstream"]["item_memory_gb"],
     shell:
         "minisuperb train --task {wildcards.task} --model {wildcards.model}"
         " --store {input.store:q} --store-summary {input.summary:q}"
@@ -34,7 +34,7 @@ rule train:
         " --seed {wildcards.seed} --train-seed {wildcards.train_seed}"
         " --settings {params.settings:q} --out-dir {params.out_dir:q}"
         " --threads {threads} --device {params.device} --workers {params.workers}"
-        " --feature-memory-gb {params.feature_memory_gb} > {log} 2>&1"
+        " --item-memory-gb {params.item_memory_gb} > {log} 2>&1"
 
 
 # `snakemake downstream`: every training job of the configured runs (and what they need).

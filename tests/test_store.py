@@ -403,29 +403,6 @@ def test_a_store_reads_the_same_in_spawned_workers(tmp_path, storage):
     assert_split_close(store, "train", utterances, layers=[1])
 
 
-@pytest.mark.parametrize("storage", STORAGES)
-def test_splits_that_fit_the_memory_budget_are_read_whole_and_read_the_same(tmp_path, storage):
-    path = tmp_path / "asr.zarr"
-    splits = {"train": make_utterances(8, seed=1), "dev": make_utterances(3, seed=2)}
-    write_store(path, splits, storage=storage)
-    on_disk = FeatureStore.open(path)
-    train_bytes = sum(array.nbytes for array in on_disk._split_arrays("train").values())
-    # Room for train only: dev, read second, stays item by item; the values are the same.
-    store = FeatureStore.open(path, memory_bytes=train_bytes)
-    for split, utterances in splits.items():
-        for utt_id in utterances:
-            np.testing.assert_array_equal(store.get(split, utt_id), on_disk.get(split, utt_id))
-            np.testing.assert_array_equal(store.get(split, utt_id, [2, 0]), on_disk.get(split, utt_id, [2, 0]))
-    kinds = {split: {type(array) for array in store._split_arrays(split).values()} for split in splits}
-    assert kinds == {"train": {np.ndarray}, "dev": {zarr.Array}}
-    assert store._bytes_in_memory() == train_bytes
-    # Each spawned worker reads the split into its own memory and gets the same values.
-    with multiprocessing.get_context("spawn").Pool(1) as pool:
-        seen = pool.map(read_layer_one, [(store, utt_id) for utt_id in splits["train"]])
-    for utt_id, features in zip(splits["train"], seen):
-        np.testing.assert_array_equal(features, on_disk.get("train", utt_id, [1]))
-
-
 def test_numpy_scalar_attributes_are_stored_as_plain_json(tmp_path):
     path = tmp_path / "asr.zarr"
     with StoreWriter(path, "tiny_hubert", "h", LAYERS, DIM, np.float64(50.0),
@@ -440,8 +417,8 @@ def test_numpy_scalar_attributes_are_stored_as_plain_json(tmp_path):
 # --- damaged stores ------------------------------------------------------------------------------
 
 
-def read_everything(path, memory_bytes: int = 0) -> None:
-    store = FeatureStore.open(path, memory_bytes=memory_bytes)
+def read_everything(path) -> None:
+    store = FeatureStore.open(path)
     for split in store.splits:
         for utt_id in store.ids(split):
             store.get(split, utt_id)
@@ -493,17 +470,16 @@ SCALES_DAMAGES = {  # uint8 storage only
 @pytest.mark.parametrize("storage, damage", [*(("float16", name) for name in DAMAGES),
                                              *(("uint8", name) for name in DAMAGES),
                                              *(("uint8", name) for name in SCALES_DAMAGES)])
-@pytest.mark.parametrize("memory_bytes", [0, 10**9], ids=["item by item", "split in memory"])
-def test_a_damaged_store_is_never_read_silently(tmp_path, storage, damage, memory_bytes):
+def test_a_damaged_store_is_never_read_silently(tmp_path, storage, damage):
     path = tmp_path / "asr.zarr"
     write_store(path, {"train": make_utterances(12, seed=1), "dev": make_utterances(3, seed=2)},
                 storage=storage)
-    read_everything(path, memory_bytes)
+    read_everything(path)
     {**DAMAGES, **SCALES_DAMAGES}[damage](path)
     rebuild = (rf"{path}.*delete the folder {path} and its summary {tmp_path / 'asr.json'} "
                r"\(if they exist\), then rerun snakemake")
     with pytest.raises(StoreError, match=rebuild):
-        read_everything(path, memory_bytes)
+        read_everything(path)
 
 
 @pytest.mark.parametrize("storage, chunk", [("float16", "features/c/0/0/0"),

@@ -448,12 +448,16 @@ def test_trainer_writes_se_and_ss_metrics_from_a_feature_store(tmp_path, task_na
                 writer.add(split, record["id"], features)
     base = SE_SETTINGS if task_name == "se" else SS_SETTINGS
     settings = {**base, "steps": 4, "eval_every": 2, "batch_size": 2, "eval_batch_size": 2, "checkpoint_every": 2}
-    spec = RunSpec(task=task_name, model="synthetic", protocol="minisuperb", sampling="full", seed=0,
-                   train_seed=0, settings=settings, out_dir=tmp_path / "out")
     records = {split: [record for record, _ in items] for split, items in splits.items()}
-    result = run(spec, FeatureStore.open(tmp_path / "store.zarr", "hash0"), records)
+    results = {}
+    for name, memory in (("kept", 10**9), ("made each time", 0)):  # items kept in memory, or not
+        spec = RunSpec(task=task_name, model="synthetic", protocol="minisuperb", sampling="full", seed=0,
+                       train_seed=0, settings=settings, out_dir=tmp_path / name, item_memory_bytes=memory)
+        results[name] = run(spec, FeatureStore.open(tmp_path / "store.zarr", "hash0"), records)
+    result = results["kept"]
+    assert result["metrics"] == results["made each time"]["metrics"]  # kept items are never changed
     expected = {"se": {"pesq", "stoi", "si_sdri"}, "ss": {"si_sdri"}}[task_name]
     assert set(result["metrics"]["test"]) == expected
     assert all(np.isfinite(value) for value in result["metrics"]["test"].values())
     assert result["primary"] == {"se": "pesq", "ss": "si_sdri"}[task_name]
-    assert result["macs"]["train"] > 0 and (tmp_path / "out" / "metrics.json").is_file()
+    assert result["macs"]["train"] > 0 and (tmp_path / "kept" / "metrics.json").is_file()

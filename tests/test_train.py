@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import pickle
 import shutil
 import subprocess
 import sys
@@ -22,9 +23,10 @@ from minisuperb.catalog import SPLITS
 from minisuperb.config import validate_config
 from minisuperb.corpora.manifest import SUBSET_RECORD, write_manifest, write_subset
 from minisuperb.downstream.checkpoint import LAST_CHECKPOINT, load_resumable, run_fingerprint
-from minisuperb.downstream.data import load_split
+from minisuperb.downstream.data import TaskItems, item_bytes, load_split
 from minisuperb.downstream.loop import RunSpec, TrainingInterrupted, check_settings, run
 from minisuperb.downstream.protocols import load_presets, resolve_settings
+from minisuperb.downstream.tasks import TASKS
 from minisuperb.errors import MinisuperbError
 from minisuperb.store import FeatureStore, StoreWriter
 
@@ -113,9 +115,10 @@ def load_records(paths: dict) -> dict:
 
 
 def run_toy(paths: dict, task: str, out_dir: Path, settings: dict, store=None, stop_after_steps=None,
-            workers: int = 0, train_seed: int = 0) -> dict:
+            workers: int = 0, train_seed: int = 0, item_memory_bytes: int = 0) -> dict:
     spec = RunSpec(task=task, model="toy", protocol="minisuperb", sampling="full", seed=0, train_seed=train_seed,
-                   settings=settings, out_dir=out_dir, num_workers=workers, stop_after_steps=stop_after_steps)
+                   settings=settings, out_dir=out_dir, num_workers=workers, item_memory_bytes=item_memory_bytes,
+                   stop_after_steps=stop_after_steps)
     return run(spec, store or FeatureStore.open(paths["store"]), load_records(paths))
 
 
@@ -201,6 +204,30 @@ def test_loader_workers_finish_with_the_same_metrics(tmp_path):
     in_process = run_toy(paths, "sid", tmp_path / "in_process", settings)
     with_workers = run_toy(paths, "sid", tmp_path / "workers", settings, workers=2)
     assert deterministic_part(with_workers) == deterministic_part(in_process)
+
+
+@pytest.mark.parametrize("task, workers", [("asr", 0), ("sid", 0), ("sid", 2)])
+def test_items_kept_in_memory_finish_with_the_same_metrics(tmp_path, task, workers):
+    """Kept items are the items made again: nothing in training or evaluation changes them."""
+    paths = {"asr": toy_asr, "sid": toy_sid}[task](tmp_path)
+    settings = toy_settings(task, steps=8, eval_every=4, dropout=0.2) if task == "asr" else toy_settings(task, steps=8)
+    made_each_time = run_toy(paths, task, tmp_path / "made", settings, workers=workers)
+    kept = run_toy(paths, task, tmp_path / "kept", settings, workers=workers, item_memory_bytes=10**9)
+    assert deterministic_part(kept) == deterministic_part(made_each_time)
+
+
+def test_items_are_kept_up_to_the_memory_budget_and_not_pickled(tmp_path):
+    paths = toy_sid(tmp_path)
+    records = load_records(paths)["train"]
+    store = FeatureStore.open(paths["store"])
+    task = TASKS["sid"](toy_settings("sid"), dict(store.attrs))
+    task.prepare(records)
+    one = item_bytes(TaskItems(task, store, "train", records)[0])
+    items = TaskItems(task, store, "train", records, memory_bytes=3 * one)
+    made = [items[index] for index in range(len(records))]
+    assert len(items._kept) == 3 and items._kept_bytes == 3 * one
+    assert items[0] is made[0] and items[len(records) - 1] is not made[-1]  # beyond the budget: made again
+    assert pickle.loads(pickle.dumps(items))._kept == {}
 
 
 # --- metrics.json ----------------------------------------------------------------------------------
@@ -373,7 +400,7 @@ def test_schema_defaults_and_errors(downstream_schema):
     config = validate_config({}, downstream_schema)
     assert config["runs"] == [{"protocol": "minisuperb", "sampling": "paper"}]
     assert config["downstream"] == {"train_seeds": [1337], "threads": 1, "device": "auto", "workers": 0,
-                                    "feature_memory_gb": 2}
+                                    "item_memory_gb": 2}
     with pytest.raises(MinisuperbError, match="runs.0"):
         validate_config({"runs": [{"protocol": "demo"}]}, downstream_schema)
     with pytest.raises(MinisuperbError, match="protocols.demo.asr.lr"):
@@ -404,7 +431,7 @@ def test_rule_trains_one_job_per_run_seeds_model_task(tmp_path):
     config = {"results": str(results), "tasks": ["sid"], "sampling": {"seeds": [3]},
               "models": {"toy": {}}, "runs": [{"protocol": "tiny", "sampling": "full"}],
               "protocols": {"tiny": {"extends": "minisuperb", "sid": {k: small[k] for k in ("steps", "eval_every", "projector")}}},
-              "downstream": {"train_seeds": [5], "threads": 1, "device": "cpu", "workers": 0, "feature_memory_gb": 1}}
+              "downstream": {"train_seeds": [5], "threads": 1, "device": "cpu", "workers": 0, "item_memory_gb": 1}}
     (tmp_path / "config.json").write_text(json.dumps(config))
     snakemake = Path(sys.executable).parent / "snakemake"
     command = [str(snakemake), "-s", str(snakefile), "--configfile", str(tmp_path / "config.json"),
@@ -417,7 +444,7 @@ def test_rule_trains_one_job_per_run_seeds_model_task(tmp_path):
     assert (results / "logs/train/tiny/full/seed3/train5/toy/sid.log").is_file()
 
 
-@pytest.mark.parametrize("option, value", [("--workers", "-1"), ("--feature-memory-gb", "-0.5")])
+@pytest.mark.parametrize("option, value", [("--workers", "-1"), ("--item-memory-gb", "-0.5")])
 def test_negative_resources_are_refused_by_name(tmp_path, capsys, option, value):
     args = ["train", "--task", "sid", "--model", "m", "--store", str(tmp_path / "s.zarr"),
             "--manifest-dir", str(tmp_path), "--subset-dir", str(tmp_path), "--protocol", "p",

@@ -38,16 +38,17 @@ def train_command(args: argparse.Namespace) -> None:
     set_threads(args.threads)  # after the imports, so that torch is bound directly
     if args.workers < 0:
         raise MinisuperbError(f"--workers must be 0 (load in this process) or more, got {args.workers}.")
-    if args.feature_memory_gb < 0:
-        raise MinisuperbError(f"--feature-memory-gb must be 0 (read every batch from the store) or more, "
-                              f"got {args.feature_memory_gb}.")
+    if args.item_memory_gb < 0:
+        raise MinisuperbError(f"--item-memory-gb must be 0 (make every item again each time) or more, "
+                              f"got {args.item_memory_gb}.")
     model_hash = args.model_hash or (summary_model_hash(args.store_summary) if args.store_summary else None)
-    store = FeatureStore.open(args.store, model_hash, memory_bytes=int(args.feature_memory_gb * 1e9))
+    store = FeatureStore.open(args.store, model_hash)
     records = {split: load_split(args.manifest_dir, args.subset_dir, split) for split in SPLITS}
     spec = RunSpec(
         task=args.task, model=args.model, protocol=args.protocol, sampling=args.sampling, seed=args.seed,
         train_seed=args.train_seed, settings=json_object(args.settings, "--settings"), out_dir=Path(args.out_dir),
-        device=resolve_device(args.device), num_workers=args.workers, stop_after_steps=args.stop_after_steps,
+        device=resolve_device(args.device), num_workers=args.workers, item_memory_bytes=int(args.item_memory_gb * 1e9),
+        stop_after_steps=args.stop_after_steps,
     )
     with exclusive(spec.out_dir):
         result = run(spec, store, records)
@@ -105,7 +106,7 @@ def register(subparsers) -> None:
     parser.add_argument("--device", default="auto", help="auto (cuda if available), cpu, cuda, cuda:N")
     parser.add_argument("--workers", type=int, default=0,
                         help="data loader worker processes (spawned: the store's zarr reader does not survive a fork)")
-    parser.add_argument("--feature-memory-gb", type=float, default=0.0,
-                        help="read a store split whole into memory when it fits in this many GB (per process)")
+    parser.add_argument("--item-memory-gb", type=float, default=0.0,
+                        help="keep made items (features, audio, targets) in memory up to this many GB per process")
     parser.add_argument("--stop-after-steps", type=int, help="stop after this step as if preempted (for tests)")
     parser.set_defaults(func=train_command)

@@ -34,17 +34,45 @@ def load_split(manifest_dir: Path, subset_dir: Path, split: str) -> list[dict]:
 
 class TaskItems(Dataset):
     """The task's items of one split, made on demand from the store (a `FeatureStore`, which
-    pickles without its zarr handles and reopens them in each worker)."""
+    pickles without its zarr handles and reopens them in each worker).
 
-    def __init__(self, task: DownstreamTask, store, split: str, records: list[dict]):
+    Made items are kept while they fit in `memory_bytes` (per process: each loader worker keeps
+    its own): a head reads every item many times, and making one costs a zarr read (~2 ms) plus,
+    for SE and SS, decoding, resampling and STFTs of its audio, 10-20% of a demo head's time.
+    Items are never changed after they are made (every `collate` copies), so a kept item is the
+    item made again."""
+
+    def __init__(self, task: DownstreamTask, store, split: str, records: list[dict], memory_bytes: int = 0):
         self.task, self.store, self.split, self.records = task, store, split, records
+        self.memory_bytes = memory_bytes
+        self._kept: dict[int, dict] = {}
+        self._kept_bytes = 0
 
     def __len__(self) -> int:
         return len(self.records)
 
     def __getitem__(self, index: int) -> dict:
+        if index in self._kept:
+            return self._kept[index]
         record = self.records[index]
-        return self.task.make_item(record, self.store.get(self.split, record["id"]))
+        item = self.task.make_item(record, self.store.get(self.split, record["id"]))
+        size = item_bytes(item)
+        if self._kept_bytes + size <= self.memory_bytes:
+            self._kept[index] = item
+            self._kept_bytes += size
+        return item
+
+    def __getstate__(self) -> dict:
+        return {**self.__dict__, "_kept": {}, "_kept_bytes": 0}  # workers keep their own
+
+
+def item_bytes(item: dict) -> int:
+    """The bytes of an item's arrays and tensors (its other values are small)."""
+    def size(value) -> int:
+        if isinstance(value, torch.Tensor):
+            return value.nelement() * value.element_size()
+        return getattr(value, "nbytes", 0)
+    return sum(size(value) for value in item.values())
 
 
 def training_batch(num_items: int, batch_size: int, seed: int, micro_step: int) -> list[int]:

@@ -65,6 +65,7 @@ class RunSpec:
     out_dir: Path
     device: str = "cpu"
     num_workers: int = 0
+    item_memory_bytes: int = 0  # made items kept in memory, per process (see data.TaskItems)
     stop_after_steps: int | None = None
 
 
@@ -115,7 +116,11 @@ class Trainer:
         seed_everything(spec.train_seed)  # before the head is built: its initialisation is part of the run
         self.task = TASKS[spec.task](self.settings, dict(store.attrs))
         self.task.prepare(records["train"])
-        self.items = {split: TaskItems(self.task, store, split, split_records) for split, split_records in records.items()}
+        # The memory for kept items is shared among the splits by their number of utterances.
+        utterances = sum(map(len, records.values()))
+        self.items = {split: TaskItems(self.task, store, split, split_records,
+                                       spec.item_memory_bytes * len(split_records) // utterances)
+                      for split, split_records in records.items()}
         self.featurizer = Featurizer(int(store.attrs["num_layers"]), bool(self.settings["layer_norm"])).to(self.device)
         self.head = self.task.build_head(int(store.attrs["dim"])).to(self.device)
         self.parameters = [*self.featurizer.parameters(), *self.head.parameters()]

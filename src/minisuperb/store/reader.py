@@ -3,10 +3,7 @@
 `get` returns float32 whatever the storage: float16 values are cast, uint8 codes dequantised
 with their frame and channel scales (the store's `dtype` attribute says which).
 `FeatureStore` keeps the index (ids and offsets) in memory and opens the zarr arrays lazily in
-each process, so it pickles cheaply into spawn-mode DataLoader workers. A split whose arrays fit
-the store's `memory_bytes` is read whole into memory when first used (in each process): a
-training head reads every item many times, and each zarr read costs ~2 ms, 14% of a demo ASR
-head's time. Do not use fork-mode
+each process, so it pickles cheaply into spawn-mode DataLoader workers. Do not use fork-mode
 workers: zarr's event-loop thread does not survive a fork (deadlocks were observed).
 """
 
@@ -51,8 +48,7 @@ class FeatureStore:
     """A published, complete feature store. Create it with `FeatureStore.open`."""
 
     def __init__(self, path: Path, attrs: dict, index: dict[str, tuple[list[str], np.ndarray]],
-                 files: Path | None = None, read_lock=None, sources: dict[str, list] | None = None,
-                 memory_bytes: int = 0):
+                 files: Path | None = None, read_lock=None, sources: dict[str, list] | None = None):
         self.path = path  # as the user named it, for messages
         self.files = files or path  # the version folder it resolved to when opened
         self._read_lock = read_lock  # held while this object lives (layout.hold_read_lock)
@@ -61,16 +57,14 @@ class FeatureStore:
         self._positions = {split: {utt: i for i, utt in enumerate(ids)}
                            for split, (ids, _) in index.items()}
         self._quantised = attrs.get("dtype") == "uint8"
-        self.memory_bytes = memory_bytes  # per process: splits read whole into memory while they fit
-        self._arrays: dict[str, dict[str, zarr.Array | np.ndarray]] = {}
+        self._arrays: dict[str, dict[str, zarr.Array]] = {}
         self._arrays_pid = os.getpid()
         self._sources = sources or {split: [None] * len(ids) for split, (ids, _) in index.items()}
 
     @classmethod
-    def open(cls, path, model_hash: str | None = None, memory_bytes: int = 0) -> FeatureStore:
+    def open(cls, path, model_hash: str | None = None) -> FeatureStore:
         """Open the store at `path`; refuse it if it is missing, unfinished or (when
-        `model_hash` is given) written for another model configuration. Splits are read whole
-        into memory while their arrays fit in `memory_bytes` in all."""
+        `model_hash` is given) written for another model configuration."""
         path = Path(path)
         # Resolve the link once and lock that version: a store published meanwhile by another
         # run switches the link but never touches the version this reader holds.
@@ -83,7 +77,7 @@ class FeatureStore:
                 group = zarr.open_group(files / split, mode="r")
                 index[split] = (list(group.attrs["ids"]), np.asarray(group["offsets"][:]))
                 sources[split] = group.attrs.get("sources") or [None] * len(index[split][0])
-        return cls(path, attrs, index, files, read_lock, sources, memory_bytes)
+        return cls(path, attrs, index, files, read_lock, sources)
 
     def close(self) -> None:
         """Release the version this store holds (it may then be deleted by a publisher)."""
@@ -154,15 +148,9 @@ class FeatureStore:
         if split not in self._arrays:
             names = ["features", SCALES, CHANNELS] if self._quantised else ["features"]
             with _damage_reported(self.path, f"the arrays of split {split!r}"), _quiet_zarr():
-                arrays = {name: zarr.open_array(self.files / split / name, mode="r") for name in names}
-                if sum(array.nbytes for array in arrays.values()) <= self.memory_bytes - self._bytes_in_memory():
-                    arrays = {name: array[:] for name, array in arrays.items()}
-                self._arrays[split] = arrays
+                self._arrays[split] = {name: zarr.open_array(self.files / split / name, mode="r")
+                                       for name in names}
         return self._arrays[split]
-
-    def _bytes_in_memory(self) -> int:
-        return sum(array.nbytes for arrays in self._arrays.values() for array in arrays.values()
-                   if isinstance(array, np.ndarray))
 
     def __getstate__(self) -> dict:
         state = dict(self.__dict__)
