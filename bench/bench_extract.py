@@ -37,7 +37,8 @@ from minisuperb.corpora.manifest import write_subset
 from minisuperb.runtime import set_threads
 from minisuperb.upstreams import load_upstream
 from minisuperb.upstreams.demo_models import build_demo_model
-from minisuperb.upstreams.extract import PRECISIONS, extract, use_onednn_linears
+from minisuperb.upstreams.extract import PRECISIONS, extract
+from minisuperb.upstreams.runner import use_onednn_linears
 
 SAMPLE_RATE = 16_000
 

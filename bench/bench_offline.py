@@ -66,7 +66,7 @@ from minisuperb.downstream.macs import TRAIN_MACS_PER_FORWARD, head_macs_per_fra
 from minisuperb.downstream.protocols import resolve_settings  # noqa: E402
 from minisuperb.runtime import set_threads  # noqa: E402
 from minisuperb.upstreams import load_upstream  # noqa: E402
-from minisuperb.upstreams.extract import use_onednn_linears  # noqa: E402
+from minisuperb.upstreams.runner import use_onednn_linears  # noqa: E402
 from minisuperb.upstreams.macs import count_macs  # noqa: E402
 
 TASKS = ("asr", "sid", "se", "ss")

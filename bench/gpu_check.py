@@ -64,18 +64,13 @@ from minisuperb.downstream.loop import Trainer  # noqa: E402
 from minisuperb.downstream.protocols import resolve_settings  # noqa: E402
 from minisuperb.runtime import resolve_device, set_threads  # noqa: E402
 from minisuperb.upstreams import load_upstream  # noqa: E402
-from minisuperb.upstreams.extract import (  # noqa: E402
-    DEFAULT_BATCH_SECONDS,
-    Runner,
-    extract,
-    load_batch,
-    plan_batches,
-    read_utterances,
-)
+from minisuperb.upstreams.extract import extract, read_utterances  # noqa: E402
+from minisuperb.upstreams.runner import DEFAULT_BATCH_SECONDS, Runner, load_batch, plan_batches  # noqa: E402
 
 ASR_EXTRACTION_HOURS = 20.8  # MiniSUPERB ASR: 10 h train + dev-clean 5.4 h + test-clean 5.4 h
 TINY_SHAPE = (3, 64, 50.0)  # the demo zoo's HuBERT with 2 layers: 3 hidden states of 64 dims
 JSON_NAME, MARKDOWN_NAME = "gpu_check.json", "gpu_check.md"
+CPU_TEST_BATCH_SECONDS = 16.0  # the CPU default before extraction ran one utterance at a time
 
 
 def failure(error: BaseException) -> str:
@@ -175,7 +170,8 @@ def check_extraction(root: Path, entry: dict, device: torch.device, args, budget
     spread = bench_offline.SPREAD
     manifest_dir, subsets, records = write_corpus(root / "data", minutes, 0, mean * (1 - spread), mean * (1 + spread))
     audio_seconds = sum(r["num_samples"] for r in records) / SAMPLE_RATE
-    batch_seconds = args.batch_seconds or DEFAULT_BATCH_SECONDS[device.type]
+    # The batched methods need a budget; on a CPU (this script's tests) the default is none.
+    batch_seconds = args.batch_seconds or DEFAULT_BATCH_SECONDS[device.type] or CPU_TEST_BATCH_SECONDS
     half = autocast_dtype(device)
     methods = {
         "reference": ("reference: batch 1, float32, torch.save", lambda out: reference_loop(entry, records, out, device)),

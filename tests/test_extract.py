@@ -26,7 +26,8 @@ from minisuperb.errors import MinisuperbError
 from minisuperb.store import FeatureStore
 from minisuperb.upstreams import load_upstream, model_hash
 from minisuperb.upstreams.demo_models import build_demo_model
-from minisuperb.upstreams.extract import OneDnnLinear, Utterance, extract, plan_batches, use_onednn_linears
+from minisuperb.upstreams.extract import Utterance, extract
+from minisuperb.upstreams.runner import OneDnnLinear, plan_batches, use_onednn_linears
 
 REPO = Path(__file__).resolve().parents[1]
 FLOAT16_TOLERANCE = {"atol": 2e-3, "rtol": 2e-3}

@@ -29,6 +29,7 @@ from torch.utils.flop_counter import FlopCounterMode, sdpa_flop_count
 
 from minisuperb.corpora.audio import TARGET_RATE as SAMPLE_RATE
 from minisuperb.upstreams.base import Upstream
+from minisuperb.upstreams.mac_fit import macs_at_lengths
 
 log = logging.getLogger(__name__)
 
@@ -69,15 +70,6 @@ def count_macs(upstream: Upstream, num_samples: Sequence[int], device: torch.dev
             result["macs_per_second"], result["macs_per_second_thop"], DISAGREEMENT * 100,
         )
     return result
-
-
-def macs_at_lengths(coefficients: Sequence[Sequence[float]], num_samples: Sequence[int]) -> dict:
-    """MACs per audio second over utterances of `num_samples` samples, from the fitted (a, b)
-    of MACs(L) = a L + b L^2 per counter (torch's flop counter, then thop)."""
-    lengths = np.asarray(num_samples, dtype=np.float64)
-    seconds = lengths.sum() / SAMPLE_RATE
-    flop_counter, thop = ((a * lengths.sum() + b * np.square(lengths).sum()) / seconds for a, b in coefficients)
-    return {"macs_per_second": int(flop_counter), "macs_per_second_thop": int(thop)}
 
 
 def probe_macs(upstream: Upstream, num_samples: int, device: torch.device | str = "cpu") -> tuple[int, int]:
