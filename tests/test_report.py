@@ -19,7 +19,7 @@ from minisuperb.cli import main
 from minisuperb.cli import run as cli
 from minisuperb.corpora.manifest import write_subset
 from minisuperb.errors import MinisuperbError
-from minisuperb.report.build import OUTPUTS
+from minisuperb.report.build import OUTPUTS, audio_hours
 from minisuperb.report.commands import report_settings
 
 TASKS = catalog.TASK_NAMES
@@ -225,6 +225,8 @@ def test_summary_comes_first_and_says_what_the_run_found(built):
     assert "SUPERB public set 1.000 (p = 0.083; 4 models)" in summary
     assert "No 95% interval where fewer than 8 models" in summary
     assert "Cost: the mini run used 75% of the full run's MACs" in summary
+    # The SUPERB count is on the full datasets: the summary says how much audio each side has.
+    assert re.search(r"on the full datasets \(counted; [\d,]+ h of audio against this run's [\d.]+ h\)", summary)
     assert "report.points: run" in summary  # run points move when a model is added: said so
 
 
@@ -428,3 +430,11 @@ def test_report_renders_in_headless_chromium_without_scrolling_sideways(built, t
     subprocess.run([CHROMIUM, *flags, f"--screenshot={screenshot}", f"--window-size={VIEWPORT[0]},3000", page.as_uri()],
                    capture_output=True, timeout=120)
     assert screenshot.read_bytes()[:4] == b"\x89PNG" and screenshot.stat().st_size > 10_000
+
+
+def test_audio_hours_count_each_task_of_the_run_once_and_its_full_datasets():
+    data = {"asr": {"train_hours": 10.0, "eval": [{"hours": 5.4, "every_eval": True}, {"hours": 5.4, "every_eval": False}]},
+            "sid": {"train_hours": 30.0, "eval": [{"hours": 1.0, "every_eval": False}]},
+            "se": {"train_hours": 9.0, "eval": []}}  # not a task of the run: not counted
+    seconds = {("m1", "asr"): 3600.0, ("m2", "asr"): 3600.0, ("m1", "sid"): 1800.0}  # models share the lists
+    assert audio_hours(seconds, data) == (pytest.approx(1.5), pytest.approx(51.8))

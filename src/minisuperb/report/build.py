@@ -202,7 +202,16 @@ METHOD_TEXT = (
 )
 
 
-def cost_summary(overall: pd.Series) -> str:
+def audio_hours(run_seconds: Mapping[tuple[str, str], float], superb_data: Mapping[str, Mapping]) -> tuple[float, float]:
+    """(hours of audio one evaluation by the run extracts, hours of the full datasets the SUPERB
+    count assumes for the same tasks: train and every evaluated split)."""
+    per_task = {task: seconds for (_, task), seconds in run_seconds.items()}  # models share the lists
+    full = sum(superb_data[task]["train_hours"] + sum(part["hours"] for part in superb_data[task]["eval"])
+               for task in per_task)
+    return sum(per_task.values()) / 3600.0, full
+
+
+def cost_summary(overall: pd.Series, hours: tuple[float, float]) -> str:
     text = "Cost"
     if "full_run_total_macs" in overall:
         text += (f": the mini run used {share_text(100 - overall['full_run_reduction_percent'])}% of the full run's "
@@ -213,14 +222,17 @@ def cost_summary(overall: pd.Series) -> str:
                  f"{seconds_text(overall['extract_wall_s'])} s). Against")
     else:
         text += f": {macs_text(overall['mini_total_macs'])} MACs; against"
-    return (text + f" the full SUPERB protocol on the full datasets (counted): "
+    run_hours, full_hours = hours
+    # On a small corpus (the demo's) this ratio mostly measures the data: say how much there is.
+    return (text + f" the full SUPERB protocol on the full datasets (counted; {full_hours:,.0f} h of audio "
+            f"against this run's {run_hours:,.1f} h): "
             f"{reduction_text(overall['reduction_percent'])}% fewer MACs "
             f"({reduction_text(overall['reduction_upstream_once_percent'])}% with SUPERB's upstream counted once per "
             "utterance, the accounting behind the paper's 97%).")
 
 
 def summary(scores: pd.DataFrame, run: Mapping, seeds: str, corr: Mapping, overall: pd.Series,
-            settings: Mapping, checked: list[expectations.Outcome]) -> list[str]:
+            settings: Mapping, checked: list[expectations.Outcome], hours: tuple[float, float]) -> list[str]:
     """The report's first lines: what the run found."""
     ranked = scores.dropna(subset=[SCORE])
     ranking = ", ".join(f"{rank}. {model} {score_text(score)}"
@@ -243,7 +255,7 @@ def summary(scores: pd.DataFrame, run: Mapping, seeds: str, corr: Mapping, overa
     if any(entry["n"] < correlation.INTERVAL_MODELS for entry in shown.values()):
         bullets.append(f"No 95% interval where fewer than {correlation.INTERVAL_MODELS} models are compared: "
                        "there the p-value says how often chance alone orders them as well.")
-    bullets.append(cost_summary(overall))
+    bullets.append(cost_summary(overall, hours))
     if settings["points"] == "run":
         bullets.append("Scored on the run's own scale (report.points: run): a model added later can rescale "
                        "these scores and reorder them (see Ranking).")
@@ -281,7 +293,8 @@ def cost_tables(per_model: pd.DataFrame) -> list[Table]:
 
 
 def sections(scores: pd.DataFrame, points: scoring.Points, settings: Mapping, run: Mapping, seeds: str,
-             corr: Mapping, cost_frame: pd.DataFrame, figure_paths: Mapping[str, Path]) -> list[Section]:
+             corr: Mapping, cost_frame: pd.DataFrame, figure_paths: Mapping[str, Path],
+             hours: tuple[float, float]) -> list[Section]:
     checked = expectations.check(scores, settings.get("expectations", []), settings["metrics"])
     metrics = analysis.metric_columns(scores)
     per_model = cost_frame[cost_frame["task"] == cost.ALL]
@@ -309,7 +322,7 @@ def sections(scores: pd.DataFrame, points: scoring.Points, settings: Mapping, ru
     agreement_tables = ([agreement_table(superb_rows)] if superb_rows else []) + (
         [agreement_table(full_rows)] if full_rows else [])
     return [
-        Section("Summary", bullets=summary(scores, run, seeds, corr, overall, settings, checked)),
+        Section("Summary", bullets=summary(scores, run, seeds, corr, overall, settings, checked, hours)),
         Section("Ranking", ranking_notes, [ranking_table(scores)],
                 Figure(figure_paths["ranking"], "MiniSUPERB score per model")),
         *([Section("Expectations", [
@@ -371,8 +384,9 @@ def build_report(results_csv: str | Path, training_csv: str | Path, stats_paths:
             "bootstrap_seed": settings["seed"], "interval_models": correlation.INTERVAL_MODELS,
             "permutations": correlation.PERMUTATIONS, **corr}
 
-    measured = {label: analysis.run_costs(training, r, summaries, extracted_seconds(training, r, stats))
-                for label, r in (("mini", run), ("full_run", full_run)) if r}
+    runs = {label: r for label, r in (("mini", run), ("full_run", full_run)) if r}
+    run_seconds = {label: extracted_seconds(training, r, stats) for label, r in runs.items()}
+    measured = {label: analysis.run_costs(training, r, summaries, run_seconds[label]) for label, r in runs.items()}
     cost_frame = cost.cost_table(analysis.cost_rows(measured["mini"], summaries, settings, measured.get("full_run")))
 
     output_dir.mkdir(parents=True, exist_ok=True)
@@ -386,7 +400,8 @@ def build_report(results_csv: str | Path, training_csv: str | Path, stats_paths:
                                      f"MiniSUPERB ranking ({run_label(run)})")
     # Without a comparison the scatter file (a Snakemake output) holds only a note; the report skips it.
     shown = {k: v for k, v in figure_paths.items() if panels or k != "scatter"}
-    report_sections = sections(scores, points, settings, run, seeds_text, corr, cost_frame, shown)
+    report_sections = sections(scores, points, settings, run, seeds_text, corr, cost_frame, shown,
+                               audio_hours(run_seconds["mini"], settings["superb_data"]))
     # The studies of report.studies (config/studies.yaml): a section and a figure each.
     run_sections, run_figures = study_report.write(
         output_dir, settings, results, scored, run, full_run,
