@@ -206,6 +206,7 @@ def extract_new(upstream: Upstream, torch_device: torch.device, precision: str, 
     runner = Runner(upstream, torch_device, precision)
     started = time.perf_counter()
     if batch_seconds is None:
+        runner.one_at_a_time = True
         probe_difference, batches = None, [[u] for u in by_length(new)]
     else:
         probe_difference, probed = _probe(runner, new, upstream.min_samples)
@@ -216,7 +217,7 @@ def extract_new(upstream: Upstream, torch_device: torch.device, precision: str, 
     seconds = time.perf_counter() - started
     return {
         "batch_seconds": batch_seconds,
-        "batching": "one_at_a_time" if batch_seconds is None or runner.one_at_a_time else "length_bucketed",
+        "batching": "one_at_a_time" if runner.one_at_a_time else "length_bucketed",
         "padding_probe_difference": probe_difference,
         "device": str(torch_device),
         "precision": runner.precision,
