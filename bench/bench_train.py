@@ -6,6 +6,9 @@ Sizes the `demo` / `demo_full` presets (config/protocols.yaml): for each task an
 and per dev evaluation. Audio is noise (SE/SS load it), features are random: this measures cost, not quality.
 
     .venv/bin/python bench/bench_train.py --protocol demo --steps 20 --threads 1
+
+`--item-memory-gb 0 2` times each (task, upstream) once per budget of kept items
+(`downstream.item_memory_gb`; 0 makes every item at every use), in the same process.
 """
 
 from __future__ import annotations
@@ -85,11 +88,13 @@ def synthetic_task(root: Path, task: str, upstream: str, seconds: tuple[float, f
     return FeatureStore.open(store_path), records
 
 
-def time_task(root: Path, task: str, upstream: str, settings: dict, steps: int, seconds) -> dict:
+def time_task(root: Path, task: str, upstream: str, settings: dict, steps: int, seconds,
+              item_memory_gb: float = 0.0) -> dict:
     store, records = synthetic_task(root, task, upstream, seconds)
     spec = RunSpec(task=task, model=upstream, protocol="bench", sampling="bench", seed=0, train_seed=0,
-                         settings=settings | {"steps": steps, "eval_every": steps, "checkpoint_every": steps},
-                         out_dir=root / "out" / upstream / task)
+                   settings=settings | {"steps": steps, "eval_every": steps, "checkpoint_every": steps},
+                   out_dir=root / "out" / upstream / task / f"memory{item_memory_gb:g}",
+                   item_memory_bytes=int(item_memory_gb * 1e9))
     trainer = Trainer(spec, store, records)
     started, started_cpu = time.perf_counter(), time.process_time()
     trainer.fit()
@@ -98,7 +103,7 @@ def time_task(root: Path, task: str, upstream: str, settings: dict, steps: int, 
     trainer.evaluate("dev")
     eval_s, eval_cpu_s = time.perf_counter() - started, time.process_time() - started_cpu
     # CPU seconds are what a shared machine cannot inflate much; wall seconds are what one waits.
-    return {"task": task, "upstream": upstream, "steps": steps,
+    return {"task": task, "upstream": upstream, "steps": steps, "item_memory_gb": item_memory_gb,
             "s_per_step": round((fit_s - eval_s) / steps, 4), "cpu_s_per_step": round((fit_cpu_s - eval_cpu_s) / steps, 4),
             "dev_eval_s": round(eval_s, 3), "dev_eval_cpu_s": round(eval_cpu_s, 3)}
 
@@ -111,14 +116,18 @@ def main() -> None:
     parser.add_argument("--tasks", nargs="+", default=["asr", "sid", "se", "ss"])
     parser.add_argument("--upstreams", nargs="+", default=list(UPSTREAMS))
     parser.add_argument("--seconds", type=float, nargs=2, default=(1.0, 2.5), help="utterance length range")
+    parser.add_argument("--item-memory-gb", type=float, nargs="+", default=[0.0],
+                        help="budgets of kept items to time, each in turn")
     args = parser.parse_args()
     set_threads(args.threads)
     with tempfile.TemporaryDirectory() as tmp:
         for task in args.tasks:
             settings = resolve_settings(args.protocol, task)
             for upstream in args.upstreams:
-                row = time_task(Path(tmp) / upstream, task, upstream, settings, args.steps, tuple(args.seconds))
-                print(json.dumps(row | {"protocol": args.protocol, "threads": args.threads}), flush=True)
+                for budget in args.item_memory_gb:
+                    row = time_task(Path(tmp) / upstream, task, upstream, settings, args.steps,
+                                    tuple(args.seconds), budget)
+                    print(json.dumps(row | {"protocol": args.protocol, "threads": args.threads}), flush=True)
 
 
 if __name__ == "__main__":
